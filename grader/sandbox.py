@@ -1,0 +1,538 @@
+"""The only place student code runs: a child process behind a narrow, data-only channel.
+
+Parent (this module, trusted)            Zygote (trusted, no secrets)        Child (untrusted)
+  holds reference, hidden inputs,   -->   torch imported once; forks one  --> student module,
+  thresholds; writes results              child per check session              limits, no privileges
+
+Typical use inside a check::
+
+    with sandbox.session("linear_classifier") as student:
+        loss, dW = student.call("svm_loss_vectorized", W, X, y, 0.1, timeout=20)
+
+Every way a child can misbehave surfaces as a :class:`~grader.errors.StudentCodeError`
+with a message written for the student.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader import wire
+from grader.errors import (
+    SandboxUnavailable,
+    StudentCrash,
+    StudentException,
+    StudentImportError,
+    StudentTimeout,
+)
+
+UNPRIVILEGED_USER = "nobody"
+
+
+@dataclass
+class Limits:
+    """Resource limits of one child (one check session)."""
+
+    memory_mb: int = 1024          # address space above what torch already maps
+    max_processes: int = 32        # processes and threads the child may add
+    file_mb: int = 64              # largest file the child may write
+    output_kb: int = 256           # stdout+stderr kept for the student to read
+    output_kill_mb: int = 16       # printing more than this kills the child
+    cpu_seconds: int = 600         # CPU-time backstop for the whole session
+    import_timeout: float = 20.0   # seconds for importing the student's module
+    call_timeout: float = 30.0     # default seconds per call
+
+
+@dataclass
+class _ImportOutcome:
+    error: StudentImportError | None
+
+
+def _other_can_enter(path: Path) -> bool:
+    """True when a user that is neither owner nor group member can traverse/read ``path``."""
+    p = path.resolve()
+    for parent in [*reversed(p.parents), p]:
+        try:
+            mode = parent.stat().st_mode
+        except OSError:
+            return False
+        need = stat.S_IXOTH if stat.S_ISDIR(mode) else stat.S_IROTH
+        if not mode & need:
+            return False
+    return True
+
+
+def check_unprivileged_interpreter() -> None:
+    """Raise SandboxUnavailable when ``nobody`` could not run this Python and torch."""
+    import torch
+
+    problems = []
+    for label, path in (("the Python interpreter", Path(sys.executable)),
+                        ("the standard library", Path(os.__file__).parent),
+                        ("torch", Path(torch.__file__).parent),
+                        ("the grader package", Path(__file__).parent)):
+        if not _other_can_enter(path):
+            blocked = next((str(q) for q in [*reversed(path.resolve().parents), path.resolve()]
+                            if not _other_can_enter(q)), str(path))
+            problems.append(f"{label} at {path} (blocked at {blocked})")
+    if problems:
+        raise SandboxUnavailable(
+            "The grader runs as root, so student code must run as the unprivileged user "
+            f"'{UNPRIVILEGED_USER}', but that user cannot use " + "; ".join(problems) + ". "
+            "Install the grader in a virtual environment every user can read, e.g. "
+            "`/usr/bin/python3 -m venv /opt/grader-venv && /opt/grader-venv/bin/pip install .`, "
+            "and run the grader with that interpreter. Student code was not run."
+        )
+
+
+def protect(paths: list[Path]) -> list[Path]:
+    """As root, make secret paths unreadable by other users; returns the paths changed."""
+    changed = []
+    if os.geteuid() != 0:
+        return changed
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        if st.st_mode & 0o077:
+            os.chmod(path, stat.S_IMODE(st.st_mode) & 0o700)
+            changed.append(path)
+    return changed
+
+
+class Sandbox:
+    """A zygote process plus the read-only copy of the student's code it serves."""
+
+    def __init__(self, code_dir: Path, *, limits: Limits | None = None, hidden_paths: list[Path] = (),
+                 mode: str = "auto") -> None:
+        self.limits = limits or Limits()
+        self.hidden_paths = [Path(p) for p in hidden_paths]
+        self.mode = mode
+        self._scratch = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
+        os.chmod(self._scratch, 0o711)
+        self.code_dir = self._scratch / "code"
+        shutil.copytree(code_dir, self.code_dir, symlinks=False)
+        for root, dirs, files in os.walk(self.code_dir):
+            os.chmod(root, 0o755)
+            for name in files:
+                os.chmod(os.path.join(root, name), 0o644)
+        self._uid: int | None = None
+        self._gid: int | None = None
+        self.isolated = False
+        if os.geteuid() == 0:
+            check_unprivileged_interpreter()
+            pw = pwd.getpwnam(UNPRIVILEGED_USER)
+            self._uid, self._gid = pw.pw_uid, pw.pw_gid
+            self.isolated = True
+            protect(self.hidden_paths)
+        self._imports: dict[str, _ImportOutcome] = {}
+        self._zygote_pid: int | None = None
+        self._proc: subprocess.Popen | None = None
+        self._ctl: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._start_zygote()
+
+    # -- zygote ------------------------------------------------------------------
+
+    def _secrets_loaded(self) -> bool:
+        roots = [str(p.resolve()) for p in self.hidden_paths]
+        for mod in list(sys.modules.values()):
+            f = getattr(mod, "__file__", None) or ""
+            if f and any(f.startswith(r) for r in roots):
+                return True
+        return False
+
+    def _start_zygote(self) -> None:
+        parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        use_fork = self.mode == "fork" or (self.mode == "auto" and not self._secrets_loaded()
+                                           and threading.active_count() == 1)
+        if use_fork:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:  # zygote: nothing secret has been imported in this process yet
+                try:
+                    parent_sock.close()
+                    from grader.sandbox_child import zygote_main
+
+                    zygote_main(child_sock.fileno())
+                finally:
+                    os._exit(0)
+            self._zygote_pid = pid
+        else:
+            env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "HOME")}
+            env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+            env["OMP_NUM_THREADS"] = "1"
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "grader.sandbox_child", str(child_sock.fileno())],
+                pass_fds=(child_sock.fileno(),), env=env, cwd=str(self._scratch),
+                stdin=subprocess.DEVNULL)
+            self._zygote_pid = self._proc.pid
+        child_sock.close()
+        self._ctl = parent_sock
+
+    def _spawn(self, request: dict, fds: list[int]) -> None:
+        assert self._ctl is not None
+        with self._lock:
+            try:
+                socket.send_fds(self._ctl, [json.dumps(request).encode()], fds)
+            except OSError:
+                # the zygote died (e.g. killed by a student process of the same user): restart it
+                self._stop_zygote()
+                self._start_zygote()
+                socket.send_fds(self._ctl, [json.dumps(request).encode()], fds)
+
+    def _stop_zygote(self) -> None:
+        if self._ctl is not None:
+            self._ctl.close()
+            self._ctl = None
+        if self._zygote_pid:
+            try:
+                os.kill(self._zygote_pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            try:
+                os.waitpid(self._zygote_pid, 0)
+            except ChildProcessError:
+                pass
+            self._zygote_pid = None
+        self._proc = None
+
+    def close(self) -> None:
+        self._stop_zygote()
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- sessions ----------------------------------------------------------------
+
+    def session(self, module: str, *, seed: int = 0, limits: Limits | None = None) -> "StudentSession":
+        """A fresh child with ``module`` imported. Import failures are remembered per module."""
+        known = self._imports.get(module)
+        if known is not None and known.error is not None:
+            raise known.error
+        s = StudentSession(self, module, seed=seed, limits=limits or self.limits)
+        try:
+            s._start()
+        except StudentImportError as exc:
+            self._imports[module] = _ImportOutcome(exc)
+            raise
+        self._imports[module] = _ImportOutcome(None)
+        return s
+
+
+@dataclass
+class _Output:
+    keep: int
+    kill_at: int
+    text: bytearray = field(default_factory=bytearray)
+    total: int = 0
+    overflow: bool = False
+
+
+class StudentSession:
+    """One sandboxed child with the student's module imported; a context manager."""
+
+    def __init__(self, sandbox: Sandbox, module: str, *, seed: int, limits: Limits) -> None:
+        self.sandbox = sandbox
+        self.module = module
+        self.seed = seed
+        self.limits = limits
+        self.pid: int | None = None
+        self._conn: socket.socket | None = None
+        self._status_r: int | None = None
+        self._out = _Output(keep=limits.output_kb * 1024, kill_at=limits.output_kill_mb * 1024 * 1024)
+        self._reader: threading.Thread | None = None
+        self._dead_reason: str | None = None
+        self._workdir: Path | None = None
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def _start(self) -> None:
+        sb = self.sandbox
+        self._workdir = Path(tempfile.mkdtemp(prefix="work-", dir=sb._scratch))
+        if sb._uid is not None:
+            os.chown(self._workdir, sb._uid, sb._gid)
+        parent_call, child_call = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        out_r, out_w = os.pipe()
+        status_r, status_w = os.pipe()
+        lim = self.limits
+        request = {
+            "op": "spawn", "module": self.module, "code_dir": str(sb.code_dir), "workdir": str(self._workdir),
+            "uid": sb._uid, "gid": sb._gid, "isolate": sb.isolated, "seed": self.seed,
+            "memory_bytes": lim.memory_mb * 1024 * 1024, "file_bytes": lim.file_mb * 1024 * 1024,
+            "cpu_seconds": lim.cpu_seconds, "max_processes": lim.max_processes,
+            "hidden_paths": [str(p) for p in sb.hidden_paths],
+        }
+        try:
+            sb._spawn(request, [child_call.fileno(), out_w, status_w])
+        finally:
+            child_call.close()
+            os.close(out_w)
+            os.close(status_w)
+        self._conn = parent_call
+        self._status_r = status_r
+        self._reader = threading.Thread(target=self._read_output, args=(out_r,), daemon=True)
+        self._reader.start()
+        line = self._status_line(timeout=30.0)
+        if not line.startswith("pid "):
+            raise SandboxUnavailable(f"the sandbox could not start a process ({line!r})")
+        self.pid = int(line.split()[1])
+        deadline = time.monotonic() + lim.import_timeout
+        try:
+            reply = self._receive(deadline, what=f"importing {self.module}.py")
+        except StudentTimeout:
+            raise StudentImportError(
+                f"Importing {self.module}.py did not finish within {lim.import_timeout:.0f} s. Code at the top "
+                "level of the module runs on import: move long computations or loops into functions "
+                "(or under `if __name__ == \"__main__\":`).", output=self.output) from None
+        except StudentCrash as exc:
+            raise StudentImportError(f"Importing {self.module}.py {exc}", output=self.output) from None
+        if not reply.get("ok"):
+            raise StudentImportError(self._import_message(reply), output=self.output)
+
+    def _import_message(self, reply: dict) -> str:
+        kind, etype, msg, tb = reply.get("kind"), reply.get("type"), reply.get("message"), reply.get("traceback", "")
+        name = f"{self.module}.py"
+        if kind == "exit":
+            return (f"{name} calls exit() while being imported (exit code {msg}). Remove exit()/sys.exit() calls "
+                    "from the module: the grader imports it to call your functions.")
+        if etype == "SyntaxError" or etype == "IndentationError" or etype == "TabError":
+            return f"{name} has a syntax error, so none of its functions can be graded:\n{tb.strip()}"
+        if etype in ("ModuleNotFoundError", "ImportError"):
+            return (f"{name} could not be imported: {etype}: {msg}. Only torch, numpy and the Python standard "
+                    f"library are available to your code.\n{tb.strip()}")
+        return f"{name} raised {etype} while being imported: {msg}\n{tb.strip()}"
+
+    def close(self) -> None:
+        self._kill()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._status_r is not None:
+            os.close(self._status_r)
+            self._status_r = None
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def __enter__(self) -> "StudentSession":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _kill(self) -> None:
+        if self.pid is None:
+            return
+        try:
+            if self.sandbox.isolated:
+                os.kill(self.pid, signal.SIGKILL)  # init of its PID namespace: takes every descendant along
+            else:
+                os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    # -- output ----------------------------------------------------------------------
+
+    def _read_output(self, fd: int) -> None:
+        out = self._out
+        try:
+            while True:
+                try:
+                    chunk = os.read(fd, 1 << 16)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out.total += len(chunk)
+                room = out.keep - len(out.text)
+                if room > 0:
+                    out.text += chunk[:room]
+                if out.total > out.kill_at and not out.overflow:
+                    out.overflow = True
+                    self._dead_reason = (f"printed more than {out.kill_at // (1024 * 1024)} MB of output and was "
+                                         "stopped. Remove print statements from loops.")
+                    self._kill()
+        finally:
+            os.close(fd)
+
+    @property
+    def output(self) -> str:
+        text = self._out.text.decode("utf-8", "replace")
+        if self._out.total > len(self._out.text):
+            text += f"\n... [output truncated: {self._out.total} bytes in all]"
+        return text
+
+    # -- calls -------------------------------------------------------------------------
+
+    def _status_line(self, timeout: float) -> str:
+        assert self._status_r is not None
+        import select
+
+        buf = b""
+        deadline = time.monotonic() + timeout
+        while not buf.endswith(b"\n"):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return buf.decode() or "no status"
+            r, _, _ = select.select([self._status_r], [], [], remaining)
+            if not r:
+                continue
+            b = os.read(self._status_r, 1)
+            if not b:
+                break
+            buf += b
+        return buf.decode().strip()
+
+    def _death_message(self) -> str:
+        if self._dead_reason:
+            return self._dead_reason
+        line = self._status_line(timeout=5.0)
+        if not line.startswith("status "):
+            return "stopped unexpectedly."
+        status = int(line.split()[1])
+        if status < 0:
+            return "stopped unexpectedly."
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            names = {
+                signal.SIGSEGV: "crashed with a segmentation fault (invalid memory access, e.g. through ctypes).",
+                signal.SIGABRT: "aborted (os.abort() or a failed low-level assertion).",
+                signal.SIGXCPU: f"used more than {self.limits.cpu_seconds} s of CPU time and was stopped.",
+                signal.SIGXFSZ: f"tried to write a file larger than {self.limits.file_mb} MB and was stopped.",
+                signal.SIGKILL: "was killed (most likely it used too much memory).",
+                signal.SIGBUS: "crashed with a bus error.",
+                signal.SIGFPE: "crashed with a floating-point exception.",
+            }
+            return names.get(sig, f"was killed by signal {signal.Signals(sig).name}.")
+        code = os.WEXITSTATUS(status)
+        return (f"ended the process (exit code {code}), e.g. through os._exit(). Do not exit the interpreter "
+                "from your code.")
+
+    def _receive(self, deadline: float, what: str) -> dict:
+        assert self._conn is not None
+        try:
+            data = wire.recv_frame(self._conn, deadline)
+        except TimeoutError:
+            self._kill()
+            self._dead_reason = "was stopped after an earlier call ran out of time."
+            raise StudentTimeout(f"{what} did not finish in time (limit {self._limit_of(deadline)}). "
+                                 "Look for an infinite loop or much slower code than needed.",
+                                 output=self.output) from None
+        except wire.FrameTooLarge as exc:
+            self._kill()
+            self._dead_reason = "was stopped after returning too much data."
+            raise StudentCrash(f"{what} returned too much data ({exc}).", output=self.output) from None
+        if data is None:
+            msg = self._death_message()
+            self._dead_reason = self._dead_reason or msg
+            raise StudentCrash(f"{what}: your code {msg}", output=self.output)
+        try:
+            reply = wire.from_wire(wire.loads(data))
+        except Exception as exc:  # noqa: BLE001 - a hostile child may send anything
+            self._kill()
+            raise StudentCrash(f"{what}: the sandboxed process sent data the grader cannot read ({type(exc).__name__}).",
+                               output=self.output) from None
+        if type(reply) is not dict:
+            self._kill()
+            raise StudentCrash(f"{what}: the sandboxed process sent a malformed reply.", output=self.output)
+        return reply
+
+    @staticmethod
+    def _limit_of(deadline: float) -> str:
+        return "as set by the check"
+
+    def _request(self, msg: dict, timeout: float, what: str) -> dict:
+        if self._dead_reason is not None or self._conn is None:
+            raise StudentCrash(f"{what} was not run: the process running your code {self._dead_reason}",
+                               output=self.output)
+        payload = wire.dumps(msg)
+        try:
+            wire.send_frame(self._conn, payload)
+        except OSError:
+            return self._receive(time.monotonic() + 1, what)
+        deadline = time.monotonic() + timeout
+        try:
+            reply = self._receive(deadline, what)
+        except StudentTimeout:
+            raise StudentTimeout(f"{what} did not return within {timeout:.0f} s. Look for an infinite loop, or "
+                                 "code far slower than needed (Python loops over large tensors).",
+                                 output=self.output) from None
+        if not reply.get("ok"):
+            raise self._call_error(reply, what)
+        return reply
+
+    def _call_error(self, reply: dict, what: str) -> Exception:
+        kind, etype = reply.get("kind"), str(reply.get("type"))
+        msg, tb = str(reply.get("message", "")), str(reply.get("traceback", "")).strip()
+        if kind == "exit":
+            return StudentCrash(f"{what} called exit()/sys.exit({msg}). Functions must return their result; "
+                                "remove the exit call.", output=self.output)
+        if kind == "memory":
+            return StudentCrash(f"{what} ran out of memory (limit about {self.limits.memory_mb} MB above the "
+                                "baseline). Avoid building huge intermediate tensors.", output=self.output)
+        if kind == "recursion":
+            return StudentException(f"{what} raised RecursionError (unbounded recursion?).\n{tb}",
+                                    exc_type=etype, traceback=tb, output=self.output)
+        if etype == "NotImplementedError":
+            return StudentException(f"{what}: not implemented yet (it raised NotImplementedError: {msg}).",
+                                    exc_type=etype, traceback=tb, output=self.output)
+        return StudentException(f"{what} raised {etype}: {msg}\n{tb}", exc_type=etype, traceback=tb,
+                                output=self.output)
+
+    def call(self, func: str, *args: Any, timeout: float | None = None, seed: int | None = None,
+             repeat: int = 1, want_value: bool = True, **kwargs: Any) -> Any:
+        """Call ``module.func(*args, **kwargs)`` in the child; returns plain data (see grader.wire)."""
+        msg = {"op": "call", "func": func, "args": wire.encode_args(args), "kwargs": wire.encode_args(kwargs),
+               "seed": self.seed if seed is None else seed, "repeat": repeat, "want_value": want_value}
+        reply = self._request(msg, timeout or self.limits.call_timeout, f"{func}()")
+        return reply["value"]
+
+    def probe(self, name: str, *args: Any, timeout: float | None = None, seed: int | None = None,
+              what: str | None = None, **kwargs: Any) -> Any:
+        """Run the probe ``grader.probes.<name>`` inside the child with the student's module."""
+        msg = {"op": "probe", "probe": name, "args": wire.encode_args(args), "kwargs": wire.encode_args(kwargs),
+               "seed": self.seed if seed is None else seed}
+        reply = self._request(msg, timeout or self.limits.call_timeout, what or name)
+        return reply["value"]
+
+    def cpu_time(self) -> float:
+        """CPU seconds used so far by every thread of the child, read from the kernel (trusted)."""
+        total = 0
+        try:
+            for tid in os.listdir(f"/proc/{self.pid}/task"):
+                try:
+                    with open(f"/proc/{self.pid}/task/{tid}/schedstat") as f:
+                        total += int(f.read().split()[0])
+                except (OSError, ValueError, IndexError):
+                    pass
+        except OSError:
+            pass
+        return total / 1e9
+
+    def timed_call(self, func: str, *args: Any, repeat: int = 1, timeout: float | None = None,
+                   **kwargs: Any) -> float:
+        """CPU seconds per call of ``func`` measured by the parent from kernel counters."""
+        before = self.cpu_time()
+        self.call(func, *args, repeat=repeat, want_value=False, timeout=timeout, **kwargs)
+        return (self.cpu_time() - before) / repeat

@@ -1,0 +1,346 @@
+"""The sandbox's side of the trust boundary: the zygote and the child that runs student code.
+
+The zygote imports torch once and then forks one child per check. It never runs student
+code and never imports the hidden checks or the reference solution. Each child:
+
+* when the grader runs as root, lives in fresh PID and network namespaces (killing it
+  kills everything it started, ``setsid`` included; no network), then drops to an
+  unprivileged user;
+* otherwise leads its own process group (killed as a group);
+* has resource limits (address space, processes, file size, CPU, open files);
+* imports the student's module from a read-only copy and serves calls from the parent.
+
+Nothing here decides a score: the child only sends plain data back (see ``grader.wire``).
+"""
+from __future__ import annotations
+
+import ctypes
+import importlib
+import json
+import os
+import random
+import resource
+import signal
+import socket
+import sys
+import time
+import traceback
+from typing import Any
+
+CLONE_NEWNET = 0x40000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWIPC = 0x08000000
+PR_SET_PDEATHSIG = 1
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _set_pdeathsig() -> None:
+    try:
+        _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except Exception:  # noqa: BLE001 - best effort on unusual libcs
+        pass
+
+
+def _unshare(flags: int) -> bool:
+    try:
+        return _libc().unshare(flags) == 0
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def preload() -> None:
+    """Imports done once in the zygote, before any fork (shared copy-on-write)."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    try:
+        import numpy  # noqa: F401  (students import it; loading it here keeps forks cheap)
+    except ImportError:
+        pass
+    import grader.probes
+
+    grader.probes.load_all()
+
+
+# --------------------------------------------------------------------------- zygote
+
+
+def zygote_main(sock_fd: int) -> None:
+    """Serve spawn requests from the parent until it closes the control socket."""
+    _set_pdeathsig()
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # intermediates are reaped automatically
+    ctl = socket.socket(fileno=sock_fd)
+    preload()
+    while True:
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(ctl, 65536, 8)
+        except (ConnectionError, OSError):
+            break
+        if not msg:
+            break
+        request = json.loads(msg.decode())
+        if request.get("op") == "ping":
+            ctl.sendall(b"pong\n")
+            for fd in fds:
+                os.close(fd)
+            continue
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ctl.close()
+                _intermediate(request, fds)
+            finally:
+                os._exit(0)
+        for fd in fds:
+            os.close(fd)
+    os._exit(0)
+
+
+def _intermediate(request: dict, fds: list[int]) -> None:
+    """Between zygote and child: enters new namespaces, forks the child, reports its fate."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    call_fd, out_fd, status_fd = fds
+    _set_pdeathsig()
+    isolate = bool(request.get("isolate")) and os.geteuid() == 0
+    if isolate and not _unshare(CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC):
+        isolate = False
+    pid = os.fork()
+    if pid == 0:
+        os.close(status_fd)
+        try:
+            _child(request, call_fd, out_fd, isolate)
+        except BaseException:  # noqa: BLE001
+            pass
+        os._exit(70)
+    os.close(call_fd)
+    os.close(out_fd)
+    os.write(status_fd, f"pid {pid} {int(isolate)}\n".encode())
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            status = -1
+            break
+    os.write(status_fd, f"status {status}\n".encode())
+    os.close(status_fd)
+
+
+# --------------------------------------------------------------------------- child
+
+
+def _limit(which: int, value: int) -> None:
+    try:
+        soft, hard = resource.getrlimit(which)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(which, (value, value))
+    except (ValueError, OSError):
+        pass
+
+
+def _vm_size_bytes() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _count_processes(uid: int) -> int:
+    n = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    n += 1
+            except OSError:
+                pass
+    return n
+
+
+def _child(request: dict, call_fd: int, out_fd: int, isolate: bool) -> None:
+    _set_pdeathsig()
+    if not isolate:
+        os.setsid()
+    # stdout and stderr go to the parent's capture pipe; stdin is empty
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(out_fd, 1)
+    os.dup2(out_fd, 2)
+    os.close(devnull)
+    os.close(out_fd)
+    keep = {0, 1, 2, call_fd}
+    os.closerange(3, call_fd)
+    os.closerange(call_fd + 1, 65536)
+    del keep
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
+    workdir = request["workdir"]
+    os.chdir(workdir)
+    uid = request.get("uid")
+    gid = request.get("gid")
+    memory = int(request["memory_bytes"])
+    _limit(resource.RLIMIT_AS, _vm_size_bytes() + memory)
+    _limit(resource.RLIMIT_FSIZE, int(request["file_bytes"]))
+    _limit(resource.RLIMIT_CORE, 0)
+    _limit(resource.RLIMIT_NOFILE, 256)
+    _limit(resource.RLIMIT_CPU, int(request["cpu_seconds"]))
+    if uid is not None and os.geteuid() == 0:
+        os.setgroups([])
+        os.setgid(int(gid))
+        os.setuid(int(uid))
+    nproc = int(request["max_processes"])
+    _limit(resource.RLIMIT_NPROC, _count_processes(os.getuid()) + nproc)
+    env = {"HOME": workdir, "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "PYTHONHASHSEED": "0", "TMPDIR": workdir, "MPLBACKEND": "Agg", "LANG": "C.UTF-8"}
+    os.environ.clear()
+    os.environ.update(env)
+    sys.path[:] = [request["code_dir"]] + [p for p in sys.path if p and os.path.isabs(p)
+                                           and not p.startswith(request["code_dir"])
+                                           and p != os.getcwd() and p not in request.get("hidden_paths", [])]
+    sys.argv = ["student"]
+    conn = socket.socket(fileno=call_fd)
+    _serve(conn, request)
+
+
+def _student_traceback(exc: BaseException, code_dir: str) -> str:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(code_dir)]
+    lines = traceback.format_list(frames)
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines).replace(code_dir.rstrip("/") + "/", "")[-4000:]
+
+
+def _error_reply(exc: BaseException, code_dir: str) -> dict:
+    try:
+        message = str(exc)[:2000]
+    except Exception:  # noqa: BLE001
+        message = "<exception whose message cannot be printed>"
+    kind = "exception"
+    if isinstance(exc, SystemExit):
+        kind = "exit"
+        message = repr(exc.code)[:200]
+    elif isinstance(exc, MemoryError) or "can't allocate memory" in message or "DefaultCPUAllocator" in message:
+        kind = "memory"
+    elif isinstance(exc, RecursionError):
+        kind = "recursion"
+    return {"ok": False, "kind": kind, "type": type(exc).__qualname__, "message": message,
+            "traceback": _student_traceback(exc, code_dir)}
+
+
+def _seed(seed: int) -> None:
+    random.seed(seed)
+    import torch
+
+    torch.manual_seed(seed)
+    np = sys.modules.get("numpy")
+    if np is not None:
+        try:
+            np.random.seed(seed % (2**32))
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _send(conn: socket.socket, obj: Any) -> None:
+    from grader import wire
+
+    try:
+        payload = wire.dumps(obj)
+    except Exception as exc:  # noqa: BLE001 - unpicklable data inside plain containers
+        payload = wire.dumps({"ok": False, "kind": "exception", "type": "ValueError",
+                              "message": f"the returned value cannot be sent to the grader: {exc}"[:500],
+                              "traceback": ""})
+    wire.send_frame(conn, payload)
+
+
+def _resolve(value: Any, module: Any) -> Any:
+    t = type(value)
+    if t is dict:
+        if set(value) == {"__attr__"}:
+            return getattr(module, value["__attr__"])
+        return {k: _resolve(v, module) for k, v in value.items()}
+    if t in (list, tuple):
+        items = [_resolve(v, module) for v in value]
+        return items if t is list else tuple(items)
+    return value
+
+
+def _serve(conn: socket.socket, request: dict) -> None:
+    from grader import wire
+
+    code_dir = request["code_dir"]
+    module_name = request["module"]
+    sys.setrecursionlimit(max(1000, int(request.get("recursion_limit", 3000))))
+    _seed(int(request.get("seed", 0)))
+    try:
+        module = importlib.import_module(module_name)
+    except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
+        reply = _error_reply(exc, code_dir)
+        reply["phase"] = "import"
+        _flush()
+        _send(conn, reply)
+        return
+    _flush()
+    _send(conn, {"ok": True, "phase": "import"})
+    import grader.probes
+
+    while True:
+        data = wire.recv_frame(conn)
+        if data is None:
+            return
+        msg = wire.loads(data)
+        op = msg.get("op")
+        try:
+            _seed(int(msg.get("seed", 0)))
+            args = _resolve(msg.get("args", ()), module)
+            kwargs = _resolve(msg.get("kwargs", {}), module)
+            if op == "call":
+                target = module
+                for part in str(msg["func"]).split("."):
+                    target = getattr(target, part)
+                fn = target
+            elif op == "probe":
+                probe = grader.probes.get(str(msg["probe"]))
+
+                def fn(*a: Any, **k: Any) -> Any:
+                    return probe(module, *a, **k)
+            else:
+                raise ValueError(f"unknown operation {op!r}")
+            repeat = int(msg.get("repeat", 1))
+            result = None
+            t0 = time.process_time()
+            for _ in range(repeat):
+                result = fn(*args, **kwargs)
+            elapsed = time.process_time() - t0
+            reply = {"ok": True, "value": wire.to_wire(result) if msg.get("want_value", True) else None,
+                     "child_cpu": elapsed}
+        except BaseException as exc:  # noqa: BLE001
+            reply = _error_reply(exc, code_dir)
+        _flush()
+        _send(conn, reply)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+if __name__ == "__main__":
+    zygote_main(int(sys.argv[1]))

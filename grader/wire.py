@@ -1,0 +1,170 @@
+"""Values crossing the sandbox boundary.
+
+Everything the parent and the sandboxed child exchange is a frame (8-byte length, then a
+``torch.save`` payload). The parent only ever reads frames with ``weights_only=True``, so
+a hostile child can send data but never objects with behaviour. Values that are not
+plain data (a numpy array, a tensor subclass, an object with a custom ``__eq__``) are
+replaced in the child by an :class:`Opaque` description, which the parent reports
+("expected a torch.Tensor, got numpy.ndarray") instead of trusting.
+"""
+from __future__ import annotations
+
+import io
+import socket
+import struct
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+HEADER = struct.Struct("!Q")
+MAX_FRAME = 512 * 1024 * 1024
+_PLAIN = (int, float, bool, str, bytes, type(None))
+_MAX_DEPTH = 8
+_MAX_ITEMS = 10_000
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """A value the child could not send as plain data; only its description crosses."""
+
+    type_name: str
+    summary: str
+
+    def __str__(self) -> str:
+        return f"{self.type_name} ({self.summary})" if self.summary else self.type_name
+
+
+@dataclass(frozen=True)
+class Attr:
+    """An argument naming an attribute of the student's module (e.g. the class ``LinearSVM``)."""
+
+    name: str
+
+
+def _type_name(x: object) -> str:
+    t = type(x)
+    mod = getattr(t, "__module__", "") or ""
+    name = getattr(t, "__qualname__", getattr(t, "__name__", "object"))
+    return name if mod in ("builtins", "") else f"{mod}.{name}"
+
+
+def to_wire(value: Any, depth: int = 0) -> Any:
+    """Child side: turn a student's return value into plain data (tensors, numbers, containers)."""
+    if depth > _MAX_DEPTH:
+        return {"__opaque__": "nested structure", "summary": "nested too deeply"}
+    t = type(value)
+    if t is torch.Tensor:
+        return value.detach()
+    if isinstance(value, torch.Tensor):
+        try:
+            summary = f"shape {tuple(value.shape)}"
+        except Exception:  # noqa: BLE001 - hostile objects may raise anything
+            summary = ""
+        return {"__opaque__": f"tensor subclass {_type_name(value)}", "summary": summary}
+    if t in _PLAIN:
+        return value
+    if t in (list, tuple):
+        if len(value) > _MAX_ITEMS:
+            return {"__opaque__": _type_name(value), "summary": f"{len(value)} items (too many to send)"}
+        items = [to_wire(v, depth + 1) for v in value]
+        return items if t is list else tuple(items)
+    if t is dict:
+        if len(value) > _MAX_ITEMS:
+            return {"__opaque__": "dict", "summary": f"{len(value)} items (too many to send)"}
+        return {("__key__" + k if isinstance(k, str) and k.startswith("__") else k)
+                if type(k) in (str, int) else str(k): to_wire(v, depth + 1) for k, v in value.items()}
+    if t is torch.dtype:
+        return {"__dtype__": str(value)}
+    summary = ""
+    shape = getattr(value, "shape", None)
+    if type(shape) is tuple:
+        summary = f"shape {shape}"
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and type(getattr(dtype, "name", None)) is str:
+        summary += f", dtype {dtype.name}"
+    return {"__opaque__": _type_name(value), "summary": summary.strip(", ")}
+
+
+def from_wire(value: Any) -> Any:
+    """Parent side: restore Opaque markers after a ``weights_only`` load."""
+    t = type(value)
+    if t is dict:
+        if "__opaque__" in value:
+            return Opaque(str(value["__opaque__"]), str(value.get("summary", "")))
+        if "__dtype__" in value:
+            return Opaque("torch.dtype", str(value["__dtype__"]))
+        return {(k[len("__key__"):] if isinstance(k, str) and k.startswith("__key__") else k): from_wire(v)
+                for k, v in value.items()}
+    if t is list:
+        return [from_wire(v) for v in value]
+    if t is tuple:
+        return tuple(from_wire(v) for v in value)
+    return value
+
+
+def encode_args(value: Any) -> Any:
+    """Parent side: arguments for the child (``Attr`` becomes a marker the child resolves)."""
+    if isinstance(value, Attr):
+        return {"__attr__": value.name}
+    if type(value) in (list, tuple):
+        items = [encode_args(v) for v in value]
+        return items if type(value) is list else tuple(items)
+    if type(value) is dict:
+        return {k: encode_args(v) for k, v in value.items()}
+    return value
+
+
+def dumps(obj: Any) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def loads(data: bytes) -> Any:
+    return torch.load(io.BytesIO(data), weights_only=True, map_location=None)
+
+
+def send_frame(sock: socket.socket, payload: bytes) -> None:
+    sock.sendall(HEADER.pack(len(payload)) + payload)
+
+
+class FrameTooLarge(Exception):
+    pass
+
+
+def recv_frame(sock: socket.socket, deadline: float | None = None, limit: int = MAX_FRAME) -> bytes | None:
+    """Read one frame; None on end of stream; TimeoutError past ``deadline`` (monotonic)."""
+    header = _recv_exact(sock, HEADER.size, deadline)
+    if header is None:
+        return None
+    (n,) = HEADER.unpack(header)
+    if n > limit:
+        raise FrameTooLarge(f"{n} bytes")
+    data = _recv_exact(sock, n, deadline)
+    if data is None:
+        return None
+    return data
+
+
+def _recv_exact(sock: socket.socket, n: int, deadline: float | None) -> bytes | None:
+    chunks = bytearray()
+    while len(chunks) < n:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            sock.settimeout(remaining)
+        else:
+            sock.settimeout(None)
+        try:
+            chunk = sock.recv(min(n - len(chunks), 1 << 20))
+        except socket.timeout:
+            raise TimeoutError from None
+        except (ConnectionResetError, BrokenPipeError):
+            return None
+        if not chunk:
+            return None
+        chunks += chunk
+    return bytes(chunks)
