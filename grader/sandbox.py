@@ -114,39 +114,22 @@ def protect(paths: list[Path]) -> list[Path]:
     return changed
 
 
-class Sandbox:
-    """A zygote process plus the read-only copy of the student's code it serves."""
+class Zygote:
+    """The process that forks one child per session. Start it before secrets are imported.
 
-    def __init__(self, code_dir: Path, *, limits: Limits | None = None, hidden_paths: list[Path] = (),
-                 mode: str = "auto") -> None:
-        self.limits = limits or Limits()
-        self.hidden_paths = [Path(p) for p in hidden_paths]
+    With ``mode="auto"`` it is forked from this process (sharing torch's memory
+    copy-on-write) when no hidden check or reference module has been imported yet and
+    no other thread runs; otherwise a fresh interpreter is started for it.
+    """
+
+    def __init__(self, *, mode: str = "auto", hidden_paths: list[Path] = ()) -> None:
         self.mode = mode
-        self._scratch = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
-        os.chmod(self._scratch, 0o711)
-        self.code_dir = self._scratch / "code"
-        shutil.copytree(code_dir, self.code_dir, symlinks=False)
-        for root, dirs, files in os.walk(self.code_dir):
-            os.chmod(root, 0o755)
-            for name in files:
-                os.chmod(os.path.join(root, name), 0o644)
-        self._uid: int | None = None
-        self._gid: int | None = None
-        self.isolated = False
-        if os.geteuid() == 0:
-            check_unprivileged_interpreter()
-            pw = pwd.getpwnam(UNPRIVILEGED_USER)
-            self._uid, self._gid = pw.pw_uid, pw.pw_gid
-            self.isolated = True
-            protect(self.hidden_paths)
-        self._imports: dict[str, _ImportOutcome] = {}
-        self._zygote_pid: int | None = None
-        self._proc: subprocess.Popen | None = None
+        self.hidden_paths = [Path(p) for p in hidden_paths]
+        self.pid: int | None = None
+        self.forked = False
         self._ctl: socket.socket | None = None
         self._lock = threading.Lock()
-        self._start_zygote()
-
-    # -- zygote ------------------------------------------------------------------
+        self._start()
 
     def _secrets_loaded(self) -> bool:
         roots = [str(p.resolve()) for p in self.hidden_paths]
@@ -156,7 +139,7 @@ class Sandbox:
                 return True
         return False
 
-    def _start_zygote(self) -> None:
+    def _start(self) -> None:
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         use_fork = self.mode == "fork" or (self.mode == "auto" and not self._secrets_loaded()
                                            and threading.active_count() == 1)
@@ -172,48 +155,78 @@ class Sandbox:
                     zygote_main(child_sock.fileno())
                 finally:
                     os._exit(0)
-            self._zygote_pid = pid
+            self.pid = pid
         else:
             env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "HOME")}
             env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
             env["OMP_NUM_THREADS"] = "1"
-            self._proc = subprocess.Popen(
+            proc = subprocess.Popen(
                 [sys.executable, "-m", "grader.sandbox_child", str(child_sock.fileno())],
-                pass_fds=(child_sock.fileno(),), env=env, cwd=str(self._scratch),
-                stdin=subprocess.DEVNULL)
-            self._zygote_pid = self._proc.pid
+                pass_fds=(child_sock.fileno(),), env=env, cwd="/", stdin=subprocess.DEVNULL)
+            self.pid = proc.pid
+        self.forked = use_fork
         child_sock.close()
         self._ctl = parent_sock
 
-    def _spawn(self, request: dict, fds: list[int]) -> None:
-        assert self._ctl is not None
+    def spawn(self, request: dict, fds: list[int]) -> None:
         with self._lock:
             try:
+                assert self._ctl is not None
                 socket.send_fds(self._ctl, [json.dumps(request).encode()], fds)
-            except OSError:
+            except (OSError, AssertionError):
                 # the zygote died (e.g. killed by a student process of the same user): restart it
-                self._stop_zygote()
-                self._start_zygote()
+                self.close()
+                self._start()
+                assert self._ctl is not None
                 socket.send_fds(self._ctl, [json.dumps(request).encode()], fds)
 
-    def _stop_zygote(self) -> None:
+    def close(self) -> None:
         if self._ctl is not None:
             self._ctl.close()
             self._ctl = None
-        if self._zygote_pid:
+        if self.pid:
             try:
-                os.kill(self._zygote_pid, signal.SIGKILL)
+                os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
             try:
-                os.waitpid(self._zygote_pid, 0)
+                os.waitpid(self.pid, 0)
             except ChildProcessError:
                 pass
-            self._zygote_pid = None
-        self._proc = None
+            self.pid = None
+
+
+class Sandbox:
+    """A read-only copy of the student's code plus the zygote that serves sessions on it."""
+
+    def __init__(self, code_dir: Path, *, limits: Limits | None = None, hidden_paths: list[Path] = (),
+                 zygote: Zygote | None = None, mode: str = "auto") -> None:
+        self.limits = limits or Limits()
+        self.hidden_paths = [Path(p) for p in hidden_paths]
+        self._uid: int | None = None
+        self._gid: int | None = None
+        self.isolated = False
+        if os.geteuid() == 0:
+            check_unprivileged_interpreter()
+            pw = pwd.getpwnam(UNPRIVILEGED_USER)
+            self._uid, self._gid = pw.pw_uid, pw.pw_gid
+            self.isolated = True
+            protect(self.hidden_paths)
+        self._scratch = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
+        os.chmod(self._scratch, 0o711)
+        self.code_dir = self._scratch / "code"
+        shutil.copytree(code_dir, self.code_dir, symlinks=False)
+        for root, dirs, files in os.walk(self.code_dir):
+            os.chmod(root, 0o755)
+            for name in files:
+                os.chmod(os.path.join(root, name), 0o644)
+        self._imports: dict[str, _ImportOutcome] = {}
+        self._owns_zygote = zygote is None
+        self.zygote = zygote or Zygote(mode=mode, hidden_paths=self.hidden_paths)
 
     def close(self) -> None:
-        self._stop_zygote()
+        if self._owns_zygote:
+            self.zygote.close()
         shutil.rmtree(self._scratch, ignore_errors=True)
 
     def __enter__(self) -> "Sandbox":
@@ -263,6 +276,7 @@ class StudentSession:
         self._reader: threading.Thread | None = None
         self._dead_reason: str | None = None
         self._workdir: Path | None = None
+        self.deadline: float | None = None  # monotonic time after which no call may run
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -283,7 +297,7 @@ class StudentSession:
             "hidden_paths": [str(p) for p in sb.hidden_paths],
         }
         try:
-            sb._spawn(request, [child_call.fileno(), out_w, status_w])
+            sb.zygote.spawn(request, [child_call.fileno(), out_w, status_w])
         finally:
             child_call.close()
             os.close(out_w)
@@ -466,6 +480,12 @@ class StudentSession:
         if self._dead_reason is not None or self._conn is None:
             raise StudentCrash(f"{what} was not run: the process running your code {self._dead_reason}",
                                output=self.output)
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise StudentTimeout(f"{what} was not run: the check's time limit was already used up by slower "
+                                     "earlier calls.", output=self.output)
+            timeout = min(timeout, left)
         payload = wire.dumps(msg)
         try:
             wire.send_frame(self._conn, payload)

@@ -1,0 +1,168 @@
+"""The commands behind the CLI: grade (Gradescope), check (students), demo (the bundled reference)."""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import traceback
+from pathlib import Path
+
+from grader import results
+from grader.results import Outcome, RunResult
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+METADATA = Path("/autograder/submission_metadata.json")
+
+
+def hidden_paths() -> list[Path]:
+    """Paths student code must never read: the reference, the hidden checks, Gradescope metadata."""
+    from grader.runner import solutions_dir
+
+    return [p for p in (solutions_dir(), REPO_ROOT / "grader" / "checks", METADATA) if p.exists()]
+
+
+def _data_lines(parts: list, data_root: Path | None) -> list[str]:
+    lines = []
+    needed = sorted({d for p in parts for d in p.datasets})
+    if not needed:
+        return lines
+    from grader import data
+    from grader.errors import DataNotFoundError
+
+    for name in needed:
+        try:
+            lines.append(data.describe(data.locate(name, data_root)))
+        except DataNotFoundError as exc:
+            lines.append(f"Data: {name} not found ({exc}).")
+    return lines
+
+
+def _summary(run: RunResult) -> str:
+    counts = {o: sum(1 for c in run.checks if c.outcome == o) for o in Outcome}
+    parts = [f"{counts[o]} {o.value}" for o in Outcome if counts[o]]
+    return f"Score: {run.score:g} / {run.max_score:g} ({', '.join(parts) or 'no checks'})"
+
+
+def grade_to_file(submission: Path, results_path: Path, *, parts: list[str] | None = None,
+                  checks: list[str] | None = None, data_root: Path | None = None, budget: float | None = None,
+                  public_only: bool = False, progress=None) -> RunResult | None:
+    """Grade ``submission`` and write ``results_path``. A valid file is written whatever happens."""
+    results.write_fallback(results_path)
+    zygote = None
+    scratch = None
+    try:
+        from grader.sandbox import Zygote
+
+        hidden = hidden_paths()
+        zygote = Zygote(hidden_paths=hidden)  # before any secret is imported: forked children share torch only
+        from grader import runner, submission as intake
+        from grader.errors import SubmissionError
+        from grader.registry import PARTS, load_checks
+
+        selected = load_checks(parts, public_only=public_only)
+        if checks:
+            selected = [c for c in selected if c.id in checks or c.key in checks]
+        if not selected:
+            raise ValueError(f"no checks match parts={parts} checks={checks}")
+        part_objs = [PARTS[name] for name in dict.fromkeys(c.part for c in selected)]
+        scratch = runner.scratch_dir()
+        try:
+            files = intake.collect(submission, part_objs, scratch)
+        except SubmissionError as exc:
+            doc = {"score": 0, "output": str(exc), "stdout_visibility": "hidden",
+                   "tests": [{"name": "Submission files", "status": "failed", "score": 0, "max_score": 0,
+                              "output": str(exc), "extra_data": {"outcome": "failed"}}]}
+            results.write_json(doc, results_path)
+            return None
+        options = runner.GradingOptions(data_root=data_root, progress=progress)
+        if budget:
+            options.budget = budget
+        run = runner.run(selected, files, options, hidden_paths=hidden, zygote=zygote)
+        lines = [_summary(run)]
+        for pf in files.values():
+            if pf.problem:
+                lines.append(f"{pf.part.title}: {pf.problem}")
+            lines += [f"Note: {n}" for n in pf.notes]
+        lines += _data_lines(part_objs, data_root)
+        run.output = "\n".join(lines)
+        results.write(run, results_path)
+        return run
+    except BaseException as exc:  # noqa: BLE001 - the grader never ends without a valid results file
+        detail = traceback.format_exc()
+        try:
+            results.write_json(results.error_document(f"({type(exc).__name__})", detail), results_path)
+        except Exception:  # noqa: BLE001
+            pass
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        print(detail, file=sys.stderr)
+        return None
+    finally:
+        if zygote is not None:
+            zygote.close()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def format_table(run: RunResult, *, details: bool = True) -> str:
+    rows = [("#", "check", "points", "result")]
+    for c in run.checks:
+        rows.append((c.number, c.title[:60], f"{c.score:g}/{c.max_score:g}", c.outcome.value))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.append("")
+    lines.append(run.output)
+    if details:
+        for c in run.checks:
+            if c.outcome != Outcome.PASSED or "\n" in c.message:
+                lines.append("")
+                lines.append(f"--- {c.number} {c.title} [{c.outcome.value}]")
+                lines.append(c.message)
+                if c.student_output.strip():
+                    lines.append("Your code printed:\n" + c.student_output[:2000])
+    return "\n".join(lines)
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def grade(args: argparse.Namespace) -> int:
+    run = grade_to_file(args.submission, args.results, parts=args.part, checks=args.checks,
+                        data_root=args.data_root, budget=args.budget, public_only=args.public_only,
+                        progress=_progress)
+    if run is not None:
+        print(format_table(run, details=False))
+    print(f"results written to {args.results}")
+    return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    """Student self-check: public checks only; always exits 0 so notebooks and scripts carry on."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run = grade_to_file(args.submission, Path(tmp) / "results.json", parts=args.part,
+                            data_root=args.data_root, public_only=True, progress=_progress)
+        if run is None:
+            print((Path(tmp) / "results.json").read_text())
+            return 0
+    print(format_table(run))
+    print("\nThese are the public checks only; the autograder runs more.")
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    """Grade the bundled reference solution (or the untouched stubs) and print the result."""
+    from grader.demo import build_submission
+
+    folder = build_submission(stubs=args.stubs, data_root=args.data_root)
+    print(f"grading {'the student stubs' if args.stubs else 'the reference solution'} in {folder}",
+          file=sys.stderr)
+    run = grade_to_file(folder, args.results, data_root=args.data_root, progress=_progress)
+    if run is not None:
+        print(format_table(run))
+    print(f"\nresults written to {os.fspath(args.results)}")
+    return 0 if run is not None else 1

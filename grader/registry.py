@@ -1,0 +1,167 @@
+"""How a check is declared.
+
+A check is a function of one argument, the :class:`~grader.runner.Context`, declared with
+``@check`` on top of gradescope-utils' decorators so an instructor recognises them::
+
+    PART = Part("linear_classifier", files=("linear_classifier.py",))
+
+    @check("svm_loss_naive: loss and gradient match the reference", timeout=60)
+    @weight(4)
+    @number("1.1")
+    def svm_naive_matches_reference(ctx):
+        ...
+
+    @check("softmax probe accuracy", depends=("svm_naive_matches_reference",))
+    @partial_credit(5)
+    @leaderboard("accuracy")
+    def probe(ctx, set_score=None, set_leaderboard_value=None):
+        ...
+
+The decorated function is returned unchanged; ``@check`` records a :class:`Check` in the
+registry of the module's ``PART``. gradescope-utils stores values set through
+``set_score``/``set_leaderboard_value`` as attributes on whichever wrapper layer created
+the setter; the runner reads every layer (see :func:`wrapper_layers`), so stacking
+``partial_credit`` on ``leaderboard`` loses nothing.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One assignment part: the student module it grades and the files it needs."""
+
+    name: str
+    title: str
+    files: tuple[str, ...]                 # required, e.g. ("linear_classifier.py",)
+    artifacts: tuple[str, ...] = ()        # optional data files, e.g. saved models
+    module: str = ""                       # importable name of the student module
+    notebook: str = ""                     # a notebook that may stand in for the module
+    datasets: tuple[str, ...] = ()         # datasets its checks score on, e.g. ("cifar10",)
+
+    def __post_init__(self) -> None:
+        if not self.module:
+            object.__setattr__(self, "module", self.files[0].removesuffix(".py"))
+        if not self.notebook:
+            object.__setattr__(self, "notebook", self.module + ".ipynb")
+
+
+@dataclass
+class Check:
+    id: str
+    part: str
+    title: str
+    fn: Callable[..., Any]
+    weight: float
+    number: str
+    visibility: str
+    public: bool
+    timeout: float
+    depends: tuple[str, ...]
+    partial: bool
+    leaderboard: tuple[str, str] | None
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def key(self) -> str:
+        return f"{self.part}.{self.id}"
+
+
+PARTS: dict[str, Part] = {}
+CHECKS: dict[str, list[Check]] = {}
+
+
+def wrapper_layers(fn: Callable[..., Any]) -> list[Callable[..., Any]]:
+    """The function and every function it wraps (via ``__wrapped__``), outermost first."""
+    layers = []
+    seen = set()
+    while fn is not None and id(fn) not in seen:
+        seen.add(id(fn))
+        layers.append(fn)
+        fn = getattr(fn, "__wrapped__", None)
+    return layers
+
+
+def _attr(fn: Callable[..., Any], name: str, default: Any = None) -> Any:
+    for layer in wrapper_layers(fn):
+        if name in getattr(layer, "__dict__", {}):
+            return layer.__dict__[name]
+    return default
+
+
+def check(title: str, *, depends: tuple[str, ...] | list[str] = (), timeout: float = 60.0,
+          public: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a check. ``depends`` names other checks (by function name) of the same part."""
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        part = fn.__globals__.get("PART")
+        if not isinstance(part, Part):
+            raise TypeError(f"{fn.__module__} must define PART = Part(...) before declaring checks")
+        PARTS.setdefault(part.name, part)
+        weight = _attr(fn, "__weight__")
+        if weight is None:
+            raise TypeError(f"check {fn.__name__} needs @weight(...) or @partial_credit(...)")
+        visibility = _attr(fn, "__visibility__", "visible")
+        if visibility not in VISIBILITIES:
+            raise ValueError(f"check {fn.__name__}: visibility {visibility!r} is not one of {VISIBILITIES}")
+        column = _attr(fn, "__leaderboard_column__")
+        # partial_credit's wrapper is the layer whose closure holds the ``set_score`` setter
+        partial = any("set_score" in getattr(layer, "__code__", _NoCode).co_freevars
+                      for layer in wrapper_layers(fn))
+        c = Check(
+            id=fn.__name__, part=part.name, title=title, fn=fn, weight=float(weight),
+            number=str(_attr(fn, "__number__", "")), visibility=visibility, public=public,
+            timeout=float(timeout), depends=tuple(depends), partial=partial,
+            leaderboard=(column, _attr(fn, "__leaderboard_sort_order__", "desc")) if column else None,
+            tags=tuple(_attr(fn, "__tags__", ()) or ()),
+        )
+        checks = CHECKS.setdefault(part.name, [])
+        if any(other.id == c.id for other in checks):
+            raise ValueError(f"duplicate check id {c.id} in part {part.name}")
+        checks.append(c)
+        fn.__check__ = c
+        return fn
+
+    return register
+
+
+class _NoCode:
+    co_freevars: tuple[str, ...] = ()
+
+
+CHECK_PACKAGES = ("grader.public_checks", "grader.checks")
+
+
+def load_checks(parts: list[str] | None = None, *, public_only: bool = False) -> list[Check]:
+    """Import the check modules (public, then hidden when present) and return their checks."""
+    for package in CHECK_PACKAGES if not public_only else CHECK_PACKAGES[:1]:
+        try:
+            pkg = importlib.import_module(package)
+        except ModuleNotFoundError:
+            continue  # the student bundle ships without the hidden checks
+        for info in pkgutil.iter_modules(pkg.__path__):
+            if parts and not any(info.name == p or info.name.startswith(p + "_") for p in parts):
+                continue
+            importlib.import_module(f"{package}.{info.name}")
+    selected = []
+    for name, checks in CHECKS.items():
+        if parts and name not in parts:
+            continue
+        for c in checks:
+            if public_only and not c.public:
+                continue
+            selected.append(c)
+    return sorted(selected, key=lambda c: (c.part, _number_key(c.number), c.id))
+
+
+def _number_key(number: str) -> tuple:
+    out = []
+    for piece in number.split("."):
+        out.append((0, int(piece), "") if piece.isdigit() else (1, 0, piece))
+    return tuple(out)

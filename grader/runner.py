@@ -1,0 +1,279 @@
+"""Runs checks and turns every outcome into a :class:`~grader.results.CheckResult`; never raises.
+
+Outcomes: a check that returns normally *passed*; one that raises ``CheckFailed`` or a
+``StudentCodeError`` *failed*; any other exception is a grader *error* (traceback kept
+for staff only); a check whose dependency did not pass, or that cannot start inside
+the time budget, is *skipped*.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+import time
+import traceback
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from grader.errors import CheckFailed, DataNotFoundError, SandboxUnavailable, StudentCodeError
+from grader.registry import PARTS, Check, Part, wrapper_layers
+from grader.results import CheckResult, Outcome, RunResult
+from grader.sandbox import Limits, Sandbox, StudentSession, Zygote
+from grader.submission import PartFiles
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_BUDGET = 540.0  # seconds: Gradescope stops the whole run at 600 by default
+
+
+def solutions_dir() -> Path:
+    env = os.environ.get("GRADER_SOLUTIONS")
+    if env:
+        return Path(env)
+    for candidate in (REPO_ROOT / "solutions", Path.cwd() / "solutions"):
+        if candidate.is_dir():
+            return candidate
+    return REPO_ROOT / "solutions"
+
+
+_REFERENCES: dict[str, Any] = {}
+
+
+def load_reference(module: str) -> Any:
+    """The reference solution module (trusted; imported into the grader's own process)."""
+    if module not in _REFERENCES:
+        path = solutions_dir() / f"{module}.py"
+        if not path.is_file():
+            raise FileNotFoundError(f"reference solution {path} is missing from the autograder")
+        spec = importlib.util.spec_from_file_location(f"_reference_{module}", path)
+        assert spec and spec.loader
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = mod
+        spec.loader.exec_module(mod)
+        _REFERENCES[module] = mod
+    return _REFERENCES[module]
+
+
+@dataclass
+class GradingOptions:
+    data_root: Path | None = None
+    budget: float = DEFAULT_BUDGET
+    base_seed: int = 498
+    limits: Limits = field(default_factory=Limits)
+    progress: Callable[[str], None] | None = None
+
+
+class Context:
+    """What a check body sees: the student's code (sandboxed), the reference, data, seeds."""
+
+    def __init__(self, check: Check, part: Part, files: PartFiles, sandbox: Sandbox | None,
+                 options: GradingOptions, deadline: float, shared: dict[str, Any]) -> None:
+        self.check = check
+        self.part = part
+        self.files = files
+        self._sandbox = sandbox
+        self.options = options
+        self.deadline = deadline
+        self._stack = ExitStack()
+        self._sessions: list[StudentSession] = []
+        self._shared = shared
+        self.notes: list[str] = []
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+    # student code ------------------------------------------------------------------
+    def student(self, *, seed: int = 0) -> StudentSession:
+        """A fresh sandboxed process with the student's module imported (closed after the check)."""
+        if self._sandbox is None:
+            raise CheckFailed(self.files.problem or f"{self.part.module}.py is not available.")
+        s = self._sandbox.session(self.part.module, seed=seed)
+        s.deadline = self.deadline
+        self._sessions.append(s)
+        return s
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    def timeout(self, wanted: float) -> float:
+        """A per-call timeout that never runs past the check's own deadline."""
+        return max(1.0, min(wanted, self.remaining()))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(s.output for s in self._sessions if s.output.strip())
+
+    # reference and data -----------------------------------------------------------
+    @property
+    def reference(self) -> Any:
+        return load_reference(self.part.module)
+
+    def generator(self, tag: str) -> torch.Generator:
+        """A torch.Generator seeded from the hidden base seed, the check and ``tag``."""
+        digest = hashlib.sha256(f"{self.options.base_seed}/{self.check.key}/{tag}".encode()).digest()
+        g = torch.Generator()
+        g.manual_seed(int.from_bytes(digest[:8], "little") & ((1 << 63) - 1))
+        return g
+
+    def shared(self, key: str, make: Callable[[], Any]) -> Any:
+        """A value computed once per grading run (e.g. reference outputs, loaded data)."""
+        if key not in self._shared:
+            self._shared[key] = make()
+        return self._shared[key]
+
+    def data(self, dataset: str = "cifar10") -> Any:
+        """Raw uint8 splits of ``dataset`` (see grader.data), loaded once per run."""
+        from grader import data
+
+        loader = {"cifar10": data.load_cifar10, "mnist": data.load_mnist}[dataset]
+        return self.shared(f"data:{dataset}", lambda: loader(self.options.data_root))
+
+    def artifact(self, name: str) -> Path:
+        if name in self.files.artifacts:
+            return self.files.artifacts[name]
+        raise CheckFailed(self.files.artifact_problems.get(name, f"{name} was not submitted."))
+
+    def note(self, text: str) -> None:
+        """A line shown to the student even when the check passes (e.g. a measured figure)."""
+        self.notes.append(text)
+
+    def close(self) -> None:
+        for s in self._sessions:
+            s.close()
+        self._stack.close()
+
+
+def _reset_wrapper_state(fn: Callable[..., Any]) -> None:
+    for layer in wrapper_layers(fn):
+        for name in ("__score__", "__leaderboard_value__"):
+            layer.__dict__.pop(name, None)
+
+
+def _wrapper_value(fn: Callable[..., Any], name: str) -> Any:
+    for layer in wrapper_layers(fn):
+        if name in layer.__dict__:
+            return layer.__dict__[name]
+    return None
+
+
+def run_check(check: Check, ctx: Context) -> CheckResult:
+    start = time.monotonic()
+    result = CheckResult(key=check.key, title=check.title, number=check.number, max_score=check.weight,
+                         score=0.0, outcome=Outcome.FAILED, visibility=check.visibility, tags=check.tags)
+    _reset_wrapper_state(check.fn)
+    try:
+        check.fn(ctx)
+        result.outcome = Outcome.PASSED
+        result.score = check.weight
+        result.message = "Passed."
+    except (CheckFailed, StudentCodeError) as exc:
+        result.outcome = Outcome.FAILED
+        result.message = str(exc)
+    except DataNotFoundError as exc:
+        result.outcome = Outcome.ERROR
+        result.message = ("This check needs a dataset the autograder could not find; it is not your fault and "
+                          "the course staff have been told.")
+        result.staff_message = str(exc)
+    except SandboxUnavailable as exc:
+        result.outcome = Outcome.ERROR
+        result.message = "The autograder could not run your code safely; this is not your fault."
+        result.staff_message = str(exc)
+    except Exception:  # noqa: BLE001 - any other exception is the grader's fault
+        result.outcome = Outcome.ERROR
+        result.message = ("The grader failed while running this check. This is not a problem with your code; the "
+                          "course staff can see the details.")
+        result.staff_message = traceback.format_exc()
+    finally:
+        result.student_output = ctx.output
+        ctx.close()
+    if check.partial and result.outcome in (Outcome.PASSED, Outcome.FAILED):
+        value = _wrapper_value(check.fn, "__score__")
+        if value is not None:
+            try:
+                result.score = min(max(float(value), 0.0), check.weight)
+            except (TypeError, ValueError):
+                pass
+            if result.outcome == Outcome.PASSED and result.score < check.weight:
+                result.message = "Partial credit." if result.message == "Passed." else result.message
+    if ctx.notes:
+        result.message = (result.message + "\n" + "\n".join(ctx.notes)).strip()
+    if check.leaderboard is not None:
+        value = _wrapper_value(check.fn, "__leaderboard_value__")
+        column, order = check.leaderboard
+        if value is not None and isinstance(value, (int, float)) and value == value:
+            result.leaderboard = {"name": column, "value": float(value), "order": order}
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def _skip(check: Check, message: str) -> CheckResult:
+    return CheckResult(key=check.key, title=check.title, number=check.number, max_score=check.weight,
+                       score=0.0, outcome=Outcome.SKIPPED, message=message, visibility=check.visibility,
+                       tags=check.tags)
+
+
+def run(checks: list[Check], files: dict[str, PartFiles], options: GradingOptions,
+        hidden_paths: list[Path] = (), zygote: Zygote | None = None) -> RunResult:
+    """Run ``checks`` against the collected files; every check yields exactly one result."""
+    started = time.monotonic()
+    run_deadline = started + options.budget
+    out = RunResult()
+    by_key: dict[str, CheckResult] = {}
+    shared: dict[str, Any] = {}
+    sandboxes: dict[str, Sandbox | None] = {}
+    sandbox_errors: dict[str, str] = {}
+    try:
+        for i, check in enumerate(checks, start=1):
+            part = PARTS[check.part]
+            pf = files[check.part]
+            if options.progress:
+                options.progress(f"[{i}/{len(checks)}] {check.title}")
+            failed_deps = [d for d in check.depends
+                           if f"{check.part}.{d}" in by_key and by_key[f"{check.part}.{d}"].outcome != Outcome.PASSED]
+            missing_deps = [d for d in check.depends if f"{check.part}.{d}" not in by_key]
+            if failed_deps:
+                titles = ", ".join(f"'{by_key[f'{check.part}.{d}'].title}'" for d in failed_deps)
+                res = _skip(check, f"Not run: fix {titles} first (this check builds on it).")
+            elif time.monotonic() >= run_deadline:
+                res = _skip(check, "Not run: the autograder's time budget was used up by earlier checks. Make your "
+                                   "code faster (earlier checks show which functions were slow) and resubmit.")
+            else:
+                if missing_deps:
+                    pass  # dependency not selected in this run: do not block
+                if check.part not in sandboxes:
+                    sandboxes[check.part] = None
+                    if pf.module_ok:
+                        try:
+                            sandboxes[check.part] = Sandbox(pf.code_dir, limits=options.limits,
+                                                            hidden_paths=list(hidden_paths), zygote=zygote)
+                        except SandboxUnavailable as exc:
+                            sandbox_errors[check.part] = str(exc)
+                deadline = min(time.monotonic() + check.timeout, run_deadline)
+                if check.part in sandbox_errors:
+                    res = CheckResult(key=check.key, title=check.title, number=check.number,
+                                      max_score=check.weight, score=0.0, outcome=Outcome.ERROR,
+                                      message="The autograder could not run your code safely; this is not your "
+                                              "fault. The course staff can see the details.",
+                                      staff_message=sandbox_errors[check.part], visibility=check.visibility)
+                else:
+                    ctx = Context(check, part, pf, sandboxes[check.part], options, deadline, shared)
+                    res = run_check(check, ctx)
+            by_key[check.key] = res
+            out.checks.append(res)
+            if res.leaderboard:
+                out.leaderboard.append(res.leaderboard)
+    finally:
+        for sb in sandboxes.values():
+            if sb is not None:
+                sb.close()
+    out.execution_time = time.monotonic() - started
+    return out
+
+
+def scratch_dir() -> Path:
+    path = Path(tempfile.mkdtemp(prefix="grader-"))
+    os.chmod(path, 0o711)
+    return path
