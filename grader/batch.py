@@ -1,0 +1,266 @@
+"""``python -m grader grade-all FOLDER``: regrade many submissions locally.
+
+Every sub-folder of FOLDER is one submission (a Gradescope export has one
+folder per submission), and so is every ``.zip`` file. Each submission is
+graded by its own ``python -m grader grade`` subprocess, several at a time;
+the batch writes::
+
+    OUTPUT/<name>/results.json   what Gradescope would have received
+    OUTPUT/<name>/grader.log     the grading process's stdout and stderr
+    OUTPUT/scores.csv            submission, score, max_score, status, seconds
+
+A subprocess that crashes, writes no valid results, or runs past the
+per-submission wall limit gets the status "grader error" and the batch goes on.
+The exit code is 0 when every submission was graded, 1 otherwise, 2 when
+FOLDER holds no submission.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Submission", "Outcome", "find_submissions", "grade_one", "run_batch", "main", "DEFAULT_TIMEOUT_S"]
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_TIMEOUT_S = 15 * 60
+_TIMEOUT_ENV = "GRADER_GRADE_ALL_TIMEOUT"
+_MAX_ZIP_BYTES = 500 * 1024 * 1024
+_IGNORED = {"__MACOSX", "__pycache__"}
+
+GRADED = "graded"
+GRADER_ERROR = "grader error"
+INVALID_ZIP = "invalid zip"
+
+
+@dataclass(frozen=True)
+class Submission:
+    name: str
+    path: Path  # a folder, or a .zip file
+
+
+@dataclass
+class Outcome:
+    name: str
+    score: float | None
+    max_score: float | None
+    status: str
+    seconds: float
+    detail: str = ""
+
+
+def find_submissions(folder: Path, exclude: Path | None = None) -> list[Submission]:
+    """The submissions in ``folder``, sorted by name; ``exclude`` (e.g. the output folder) is skipped."""
+    found: dict[str, Submission] = {}
+    excluded = exclude.resolve() if exclude is not None else None
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith(".") or entry.name in _IGNORED:
+            continue
+        if excluded is not None and entry.resolve() == excluded:
+            continue
+        if entry.is_dir():
+            name = entry.name
+        elif entry.is_file() and entry.suffix.lower() == ".zip":
+            name = entry.stem
+        else:
+            continue
+        if name in found:  # e.g. both "alice/" and "alice.zip"
+            name = entry.name
+        found[name] = Submission(name, entry)
+    return [found[name] for name in sorted(found)]
+
+
+def _grade_command(sub: Path, results: Path, args) -> list[str]:
+    """The command that grades the submission folder ``sub`` into ``results``."""
+    cmd = [sys.executable, "-m", "grader", "grade", "--submission", str(sub), "--results", str(results)]
+    for part in getattr(args, "part", None) or []:
+        cmd += ["--part", part]
+    data_root = getattr(args, "data_root", None)
+    if data_root is not None:
+        cmd += ["--data-root", str(Path(data_root).resolve())]
+    return cmd
+
+
+def _extract_zip(path: Path, dest: Path) -> Path:
+    """Unpack a submission zip safely; returns the folder holding the files."""
+    with zipfile.ZipFile(path) as zf:
+        members = zf.infolist()
+        if sum(m.file_size for m in members) > _MAX_ZIP_BYTES:
+            raise ValueError(f"more than {_MAX_ZIP_BYTES // 2**20} MB once unpacked")
+        for member in members:
+            target = (dest / member.filename).resolve()
+            if member.filename.startswith("/") or not target.is_relative_to(dest.resolve()):
+                raise ValueError(f"unsafe path in zip: {member.filename!r}")
+        zf.extractall(dest)
+    entries = [e for e in dest.iterdir() if e.name not in _IGNORED and not e.name.startswith(".")]
+    if len(entries) == 1 and entries[0].is_dir():
+        return entries[0]  # the files were zipped inside a folder
+    return dest
+
+
+def _read_results(path: Path) -> tuple[float, float]:
+    """(score, max score) of a results.json; ValueError when it reports that the grader failed."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError("results.json is not an object")
+    tests = data.get("tests") or []
+    outcomes = [(t.get("extra_data") or {}).get("outcome") for t in tests]
+    if "error" in outcomes and not any(t.get("max_score") for t in tests):
+        # The grader's own error document: nothing was scored.
+        raise ValueError(str(data.get("output") or "the grader reported an error").splitlines()[0])
+    score = data.get("score")
+    if score is None:
+        score = sum(float(t.get("score") or 0) for t in tests)
+    max_score = data.get("max_score")
+    if max_score is None:
+        max_score = sum(float(t.get("max_score") or 0) for t in tests)
+    return float(score), float(max_score)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+
+
+def grade_one(sub: Submission, out_dir: Path, args, timeout: float) -> Outcome:
+    """Grade one submission into ``out_dir``; never raises for a broken submission."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = out_dir / "results.json"
+    results.unlink(missing_ok=True)
+    log = out_dir / "grader.log"
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="grade-all-") as tmp:
+        folder = sub.path
+        os.chmod(tmp, 0o755)  # student files only: the grader may read them as another user
+        if sub.path.is_file():
+            try:
+                folder = _extract_zip(sub.path, Path(tmp))
+            except (zipfile.BadZipFile, ValueError, OSError) as exc:
+                log.write_text(f"cannot unpack {sub.path.name}: {exc}\n", encoding="utf-8")
+                return Outcome(sub.name, None, None, INVALID_ZIP, time.monotonic() - start, str(exc))
+        env = dict(os.environ)
+        # Parallel gradings share the cores: one math thread each.
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env.setdefault(var, "1")
+        detail = ""
+        with open(log, "wb") as log_file:
+            try:
+                proc = subprocess.Popen(
+                    _grade_command(folder.resolve(), results.resolve(), args),
+                    cwd=ROOT,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                return Outcome(sub.name, None, None, GRADER_ERROR, time.monotonic() - start, str(exc))
+            try:
+                code = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+                proc.wait()
+                code = None
+                detail = f"timed out after {timeout:g} s"
+            else:
+                _kill_group(proc)  # leftovers of the sandbox, if any
+    seconds = time.monotonic() - start
+    if code is not None and code < 0:
+        detail = f"killed by signal {-code}"
+    if not detail:
+        try:
+            score, max_score = _read_results(results)
+        except FileNotFoundError:
+            detail = f"no results.json written (exit code {code})"
+        except json.JSONDecodeError as exc:
+            detail = f"invalid results.json: {exc}"
+        except (ValueError, TypeError, AttributeError, OSError) as exc:
+            detail = str(exc)
+        else:
+            return Outcome(sub.name, score, max_score, GRADED, seconds)
+    with open(log, "a", encoding="utf-8") as log_file:
+        log_file.write(f"\ngrade-all: {GRADER_ERROR}: {detail}\n")
+    return Outcome(sub.name, None, None, GRADER_ERROR, seconds, detail)
+
+
+def _write_csv(outcomes: list[Outcome], path: Path) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["submission", "score", "max_score", "status", "seconds"])
+    for o in sorted(outcomes, key=lambda o: o.name):
+        writer.writerow([
+            o.name,
+            "" if o.score is None else f"{o.score:g}",
+            "" if o.max_score is None else f"{o.max_score:g}",
+            o.status,
+            f"{o.seconds:.1f}",
+        ])
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(buf.getvalue(), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _timeout(args) -> float:
+    value = getattr(args, "timeout", None) or os.environ.get(_TIMEOUT_ENV)
+    return float(value) if value else float(DEFAULT_TIMEOUT_S)
+
+
+def run_batch(folder: Path, output: Path, args, jobs: int | None = None) -> list[Outcome]:
+    """Grade every submission of ``folder`` into ``output``; returns the outcomes in completion order."""
+    subs = find_submissions(folder, exclude=output)
+    output.mkdir(parents=True, exist_ok=True)
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    timeout = _timeout(args)
+    outcomes: list[Outcome] = []
+    lock = threading.Lock()
+    with ThreadPoolExecutor(max_workers=min(jobs, max(1, len(subs)))) as pool:
+        futures = {pool.submit(grade_one, s, output / s.name, args, timeout): s for s in subs}
+        for future in as_completed(futures):
+            sub = futures[future]
+            try:
+                outcome = future.result()
+            except Exception as exc:  # a bug here must not stop the other gradings
+                outcome = Outcome(sub.name, None, None, GRADER_ERROR, 0.0, f"{type(exc).__name__}: {exc}")
+            with lock:
+                outcomes.append(outcome)
+                if outcome.status == GRADED:
+                    verdict = f"{outcome.score:.1f}/{outcome.max_score:.1f}"
+                else:
+                    verdict = outcome.status + (f" ({outcome.detail})" if outcome.detail else "")
+                print(f"[{len(outcomes)}/{len(subs)}] {sub.name}: {verdict}", flush=True)
+    _write_csv(outcomes, output / "scores.csv")
+    return outcomes
+
+
+def main(args) -> int:
+    """``python -m grader grade-all FOLDER [--output DIR] [--jobs N] [--part P] [--data-root D]``."""
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        print(f"grade-all: {folder} is not a folder", file=sys.stderr)
+        return 2
+    output = Path(getattr(args, "output", None) or "regrade")
+    if not find_submissions(folder, exclude=output):
+        print(f"grade-all: no submission (sub-folder or .zip) in {folder}", file=sys.stderr)
+        return 2
+    outcomes = run_batch(folder, output, args, getattr(args, "jobs", None))
+    graded = sum(o.status == GRADED for o in outcomes)
+    print(f"{graded}/{len(outcomes)} graded; scores in {output / 'scores.csv'}")
+    failed = [o.name for o in outcomes if o.status != GRADED]
+    if failed:
+        print("not graded (see <output>/<name>/grader.log): " + ", ".join(sorted(failed)))
+        return 1
+    return 0
