@@ -10,7 +10,9 @@ the batch writes::
     OUTPUT/scores.csv            submission, score, max_score, status, seconds
 
 A subprocess that crashes, writes no valid results, or runs past the
-per-submission wall limit gets the status "grader error" and the batch goes on.
+per-submission wall limit (15 minutes, or $GRADER_GRADE_ALL_TIMEOUT seconds)
+gets the status "grader error" and the batch goes on. A zip that cannot be
+unpacked gets the status "invalid zip" and a results.json saying so.
 The exit code is 0 when every submission was graded, 1 otherwise, 2 when
 FOLDER holds no submission.
 """
@@ -128,6 +130,19 @@ def _read_results(path: Path) -> tuple[float, float]:
     return float(score), float(max_score)
 
 
+def _write_invalid_zip_results(path: Path, zip_name: str, reason: str) -> None:
+    """A results.json telling the student their zip could not be opened (nothing was graded)."""
+    from grader.results import write_json
+
+    message = f"{zip_name} could not be unpacked ({reason}); nothing was graded. Submit the files themselves."
+    write_json({
+        "score": 0,
+        "output": message,
+        "tests": [{"name": "Submission files", "status": "failed", "score": 0, "max_score": 0,
+                   "output": message, "extra_data": {"outcome": "failed"}}],
+    }, path)
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -150,6 +165,7 @@ def grade_one(sub: Submission, out_dir: Path, args, timeout: float) -> Outcome:
                 folder = _extract_zip(sub.path, Path(tmp))
             except (zipfile.BadZipFile, ValueError, OSError) as exc:
                 log.write_text(f"cannot unpack {sub.path.name}: {exc}\n", encoding="utf-8")
+                _write_invalid_zip_results(results, sub.path.name, str(exc))
                 return Outcome(sub.name, None, None, INVALID_ZIP, time.monotonic() - start, str(exc))
         env = dict(os.environ)
         # Parallel gradings share the cores: one math thread each.

@@ -117,6 +117,8 @@ def test_grade_all_mixed_folder(tmp_path, fake_grader, capsys):
         assert rows[name]["status"] == "grader error", name
         assert rows[name]["score"] == ""
     assert rows["grace"]["status"] == "invalid zip"
+    grace = json.loads((output / "grace" / "results.json").read_text())
+    assert "could not be unpacked" in grace["tests"][0]["output"] and grace["score"] == 0
     assert all(float(r["seconds"]) >= 0 for r in rows.values())
 
     for name in ("alice_123", "bob_456", "carol_789"):
