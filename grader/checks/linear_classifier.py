@@ -1,0 +1,569 @@
+"""Part 1, hidden checks: linear classifiers (SVM and softmax) on CIFAR-10.
+
+Expected values come from the reference solution at grading time on hidden, seeded
+inputs. Weights sit next to each check; the whole part is worth 60 points.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from gradescope_utils.autograder_utils.decorators import number, weight
+
+from grader import compare, static
+from grader.errors import CheckFailed
+from grader.registry import check
+from grader.public_checks.linear_classifier import PART, call_loss, loss_inputs, numeric_gradient_check
+
+__all__ = ["PART"]
+
+# Speedup floors (vectorized vs the student's own naive version), measured on this project's
+# CPUs with straightforward correct code at N=128, D=3073, C=10: SVM 22-26x, softmax 14-16x
+# (see BENCHMARKS.md). The CPU floors leave a wide margin so that correct code never fails by
+# noise; a GPU makes the naive loops far slower relative to one kernel launch, hence stricter.
+SPEEDUP_FLOOR = {"cpu": {"svm": 4.0, "softmax": 3.0}, "cuda": {"svm": 15.0, "softmax": 15.0}}
+# A vectorized loss may cost at most this many times the reference's on the same inputs.
+REFERENCE_FACTOR = 6.0
+# Accuracy floors on the test split per data profile, set below what the reference's own
+# grid reaches (see bench/calibrate_linear.py and BENCHMARKS.md).
+ACCURACY_FLOOR = {"full": {"svm": 0.36, "softmax": 0.36}, "sample": {"svm": 0.30, "softmax": 0.30}}
+FORBIDDEN = ("torch.nn", "torch.autograd", "torch.func", ".backward", "torch.cross_entropy",
+             "torch.nn.functional", ".grad")
+LOSS_DIMS = {"small": (12, 7, 4), "cifar": (64, 3073, 10)}
+
+
+def _source(ctx) -> static.Module:
+    return static.Module((ctx.files.code_dir / f"{PART.module}.py").read_text())
+
+
+# ----------------------------------------------------------------------------- losses vs reference
+
+
+def _diagnosis(kind: str, loss: float, dW, ref, W, X, y, reg) -> str:
+    """Name the likely bug by matching the student's output against known wrong variants."""
+    N = X.shape[0]
+    R = float((W * W).sum())
+    data_loss, data_dW = ref(W, X, y, 0.0)
+    data_loss = float(data_loss)
+    loss_hints = [
+        (data_loss * N + reg * R, "The loss is summed over the N examples instead of averaged: divide the data "
+                                  "term by N."),
+        ((data_loss * N + reg * R) / N, "The regulariser is divided by N too; only the data term is averaged."),
+        (data_loss + 0.5 * reg * R, "The regulariser is 0.5 * reg * sum(W * W); this assignment uses "
+                                    "reg * sum(W * W), with no 1/2."),
+        (data_loss + 2 * reg * R, "The regulariser is 2 * reg * sum(W * W); it should be reg * sum(W * W)."),
+        (data_loss, "The loss is missing the regularisation term reg * sum(W * W)."),
+        (-(data_loss + reg * R), "The loss has the wrong sign."),
+    ]
+    if kind == "svm":
+        loss_hints.append((data_loss + 1.0 + reg * R, "The loss counts the correct class (j == y[i]), which "
+                                                      "adds a margin of 1 per example: skip it."))
+    if kind == "softmax":
+        loss_hints.append((data_loss * N / 1.0 + reg * R, "The loss is summed instead of averaged."))
+    grad_hints = [
+        (data_dW * N + 2 * reg * W, "dW is summed over the examples instead of averaged: divide the data term of dW "
+                                    "by N."),
+        (data_dW + reg * W, "The gradient of the regulariser is 2 * reg * W; you used reg * W."),
+        (data_dW, "dW is missing the gradient of the regulariser, 2 * reg * W."),
+        (data_dW + 2 * reg * W / N, "The regulariser's gradient is divided by N; only the data term is averaged."),
+        (-(data_dW + 2 * reg * W), "dW has the wrong sign."),
+        (data_dW * N + 2 * reg * W * N, "dW is not divided by N."),
+    ]
+    msgs = []
+    for value, text in loss_hints:
+        if abs(loss - value) <= 1e-7 * max(1.0, abs(value)):
+            msgs.append(text)
+            break
+    if isinstance(dW, torch.Tensor) and tuple(dW.shape) == tuple(W.shape):
+        for value, text in grad_hints:
+            if torch.allclose(dW.double().cpu(), value.double(), rtol=1e-6, atol=1e-12):
+                msgs.append(text)
+                break
+    return " ".join(msgs)
+
+
+def _match_reference(ctx, func: str, kind: str, reg: float) -> None:
+    ref = getattr(ctx.reference, f"{kind}_loss_vectorized")
+    with ctx.student() as s:
+        for tag, (N, D, C) in LOSS_DIMS.items():
+            W, X, y = loss_inputs(ctx.generator(f"{tag}/{reg}"), N, D, C, w_scale=0.5 if tag == "small" else 1e-3)
+            originals = (W.clone(), X.clone(), y.clone())
+            ref_loss, ref_dW = ref(W, X, y, reg)
+            ref_loss = float(ref_loss)
+            results = []
+            for _ in range(2):  # a second call must give the same answer
+                loss, dW, reply = call_loss(s, func, W, X, y, reg, timeout=ctx.timeout(60))
+                results.append((loss, dW))
+                for name, before in zip(("W", "X", "y"), originals):
+                    after = reply.get(name)
+                    if not isinstance(after, torch.Tensor) or after.shape != before.shape or not torch.equal(after, before):
+                        raise CheckFailed(f"{func}() modified its input {name} in place. Work on new tensors "
+                                          f"(e.g. scores = X @ W) and never assign into {name}.")
+            loss, dW = results[0]
+            where = f"{func}(W, X, y, reg={reg}) with N={N}, D={D}, C={C}"
+            hint = _diagnosis(kind, loss, dW, ref, W, X, y, reg)
+            compare.close(loss, ref_loss, what=where, name="the loss", rtol=1e-6, atol=1e-10, hint=hint)
+            compare.tensor(dW, ref_dW, what=where, name="dW", rtol=1e-6, atol=1e-10,
+                           hint=hint or "The loss matches, so look at how dW is accumulated.")
+            loss2, dW2 = results[1]
+            if loss2 != loss or not isinstance(dW2, torch.Tensor) or not torch.equal(dW2, dW):
+                raise CheckFailed(f"{func}() returned different results for the same inputs on a second call. It "
+                                  "must not depend on state kept between calls.")
+
+
+
+@check("svm_loss_naive: loss and gradient match the reference (reg = 0)", timeout=120)
+@weight(4)
+@number("1.1")
+def svm_naive_data_term(ctx):
+    _match_reference(ctx, "svm_loss_naive", "svm", 0.0)
+
+
+@check("svm_loss_naive: regularisation reg * sum(W * W)", depends=("svm_naive_data_term",), timeout=120)
+@weight(2)
+@number("1.2")
+def svm_naive_regularisation(ctx):
+    _match_reference(ctx, "svm_loss_naive", "svm", 0.37)
+
+
+@check("svm_loss_naive: gradient matches central differences (hidden points)", timeout=120)
+@weight(2)
+@number("1.3")
+def svm_naive_gradient_check(ctx):
+    gen = ctx.generator("points")
+    W, X, y = loss_inputs(gen, 24, 40, 6, w_scale=0.5, svm_margin_gap=1e-3)
+    with ctx.student() as s:
+        for reg in (0.0, 0.21):
+            numeric_gradient_check(s, "svm_loss_naive", W, X, y, reg, gen, timeout=ctx.timeout(30))
+
+
+@check("svm_loss_vectorized: loss and gradient match the reference (reg = 0)", timeout=120)
+@weight(4)
+@number("1.4")
+def svm_vectorized_data_term(ctx):
+    _match_reference(ctx, "svm_loss_vectorized", "svm", 0.0)
+
+
+@check("svm_loss_vectorized: regularisation reg * sum(W * W)", depends=("svm_vectorized_data_term",), timeout=120)
+@weight(2)
+@number("1.5")
+def svm_vectorized_regularisation(ctx):
+    _match_reference(ctx, "svm_loss_vectorized", "svm", 0.37)
+
+
+@check("softmax_loss_naive: loss and gradient match the reference (reg = 0)", timeout=120)
+@weight(4)
+@number("1.6")
+def softmax_naive_data_term(ctx):
+    _match_reference(ctx, "softmax_loss_naive", "softmax", 0.0)
+
+
+@check("softmax_loss_naive: regularisation reg * sum(W * W)", depends=("softmax_naive_data_term",), timeout=120)
+@weight(2)
+@number("1.7")
+def softmax_naive_regularisation(ctx):
+    _match_reference(ctx, "softmax_loss_naive", "softmax", 0.37)
+
+
+@check("softmax_loss_naive: gradient matches central differences (hidden points)", timeout=120)
+@weight(2)
+@number("1.8")
+def softmax_naive_gradient_check(ctx):
+    gen = ctx.generator("points")
+    W, X, y = loss_inputs(gen, 24, 40, 6, w_scale=0.5)
+    with ctx.student() as s:
+        for reg in (0.0, 0.21):
+            numeric_gradient_check(s, "softmax_loss_naive", W, X, y, reg, gen, timeout=ctx.timeout(30))
+
+
+@check("softmax_loss_vectorized: loss and gradient match the reference (reg = 0)", timeout=120)
+@weight(4)
+@number("1.9")
+def softmax_vectorized_data_term(ctx):
+    _match_reference(ctx, "softmax_loss_vectorized", "softmax", 0.0)
+
+
+@check("softmax_loss_vectorized: regularisation reg * sum(W * W)", depends=("softmax_vectorized_data_term",),
+       timeout=120)
+@weight(2)
+@number("1.10")
+def softmax_vectorized_regularisation(ctx):
+    _match_reference(ctx, "softmax_loss_vectorized", "softmax", 0.37)
+
+
+# ----------------------------------------------------------------------------- stability, dtype, static
+
+
+@check("Softmax losses are numerically stable (scores in the thousands)", depends=("softmax_naive_data_term",
+                                                                                  "softmax_vectorized_data_term"),
+       timeout=120)
+@weight(2)
+@number("1.11")
+def softmax_stability(ctx):
+    W, X, y = loss_inputs(ctx.generator("huge"), 16, 50, 10, w_scale=400.0)
+    ref_loss, ref_dW = ctx.reference.softmax_loss_vectorized(W, X, y, 0.0)
+    with ctx.student() as s:
+        for func in ("softmax_loss_naive", "softmax_loss_vectorized"):
+            loss, dW, _ = call_loss(s, func, W, X, y, 0.0, timeout=ctx.timeout(30))
+            hint = ("exp() of scores this large overflows: subtract each row's maximum score before "
+                    "exponentiating (this does not change the softmax).")
+            compare.close(loss, float(ref_loss), what=f"{func}() with scores around 1e3", name="the loss",
+                          rtol=1e-6, atol=1e-8, hint=hint)
+            compare.tensor(dW, ref_dW, what=f"{func}() with scores around 1e3", name="dW", rtol=1e-6,
+                           atol=1e-8, hint=hint)
+
+
+@check("Losses keep float32 inputs in float32 (dtype and device preserved)",
+       depends=("svm_vectorized_data_term", "softmax_vectorized_data_term"), timeout=120)
+@weight(2)
+@number("1.12")
+def losses_keep_dtype(ctx):
+    W, X, y = loss_inputs(ctx.generator("f32"), 32, 3073, 10, dtype=torch.float32)
+    with ctx.student() as s:
+        for func in ("svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive", "softmax_loss_vectorized"):
+            _, dW, _ = call_loss(s, func, W, X, y, 0.01, timeout=ctx.timeout(60))
+            compare.structure(dW, W, what=f"{func}() on float32 inputs", name="dW")
+
+
+def _static(ctx, func: str) -> None:
+    src = _source(ctx)
+    if func not in src.functions:
+        raise CheckFailed(f"{func} is not defined in {PART.module}.py.")
+    loops = src.loops(func)
+    if loops:
+        raise CheckFailed(f"{func} must not use Python loops, but it uses {loops[0]}. Compute all scores at once "
+                          "(X @ W) and build the gradient with matrix products and indexing.")
+    bad = src.calls_matching(func, FORBIDDEN)
+    if bad:
+        raise CheckFailed(f"{func} must compute the loss and gradient from scratch, but it {bad[0]}. "
+                          "torch.nn, torch.autograd and .backward() are not allowed in this part.")
+
+
+@check("svm_loss_vectorized: no Python loops, no torch.nn/autograd", depends=("svm_vectorized_data_term",), timeout=30)
+@weight(2)
+@number("1.13")
+def svm_vectorized_static(ctx):
+    _static(ctx, "svm_loss_vectorized")
+
+
+@check("softmax_loss_vectorized: no Python loops, no torch.nn/autograd", depends=("softmax_vectorized_data_term",),
+       timeout=30)
+@weight(2)
+@number("1.14")
+def softmax_vectorized_static(ctx):
+    _static(ctx, "softmax_loss_vectorized")
+
+
+# ----------------------------------------------------------------------------- speed
+
+
+def _median_cpu(session, func: str, args: tuple, repeat: int, runs: int, timeout: float) -> float:
+    session.call(func, *args, timeout=timeout, want_value=False)  # warm-up
+    return statistics.median(session.timed_call(func, *args, repeat=repeat, timeout=timeout) for _ in range(runs))
+
+
+def _reference_cpu(fn, args: tuple, repeat: int, runs: int) -> float:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        fn(*args)
+        samples = []
+        for _ in range(runs):
+            t0 = time.thread_time()
+            for _ in range(repeat):
+                fn(*args)
+            samples.append((time.thread_time() - t0) / repeat)
+        return statistics.median(samples)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _speedup(ctx, kind: str) -> None:
+    naive, vec = f"{kind}_loss_naive", f"{kind}_loss_vectorized"
+    W, X, y = loss_inputs(ctx.generator("speed"), 128, 3073, 10)
+    args = (W, X, y, 0.01)
+    with ctx.student() as s:
+        t_naive = _median_cpu(s, naive, args, repeat=1, runs=3, timeout=ctx.timeout(60))
+        t_vec = _median_cpu(s, vec, args, repeat=20, runs=5, timeout=ctx.timeout(60))
+    t_ref = _reference_cpu(getattr(ctx.reference, vec), args, repeat=20, runs=5)
+    floor = SPEEDUP_FLOOR[ctx.device.type if ctx.device.type in SPEEDUP_FLOOR else "cpu"][kind]
+    speedup = t_naive / max(t_vec, 1e-9)
+    ctx.note(f"Measured (CPU time, N=128): {naive} {t_naive * 1e3:.1f} ms, {vec} {t_vec * 1e3:.2f} ms per call "
+             f"(speedup {speedup:.1f}x; at least {floor:g}x required); reference {t_ref * 1e3:.2f} ms.")
+    if speedup < floor:
+        raise CheckFailed(f"{vec} is only {speedup:.1f}x faster than your {naive} (at least {floor:g}x required). "
+                          "Replace the remaining loops and per-element operations by whole-matrix operations.")
+    if t_vec > REFERENCE_FACTOR * t_ref + 2e-3:
+        raise CheckFailed(f"{vec} takes {t_vec * 1e3:.2f} ms per call, more than {REFERENCE_FACTOR:g}x the "
+                          f"reference's {t_ref * 1e3:.2f} ms. Avoid building large intermediate tensors (such as "
+                          "one-hot matrices of shape (N, D)) and repeated work.")
+
+
+@check("svm_loss_vectorized is much faster than svm_loss_naive",
+       depends=("svm_naive_data_term", "svm_vectorized_data_term"), timeout=180)
+@weight(3)
+@number("1.15")
+def svm_speedup(ctx):
+    _speedup(ctx, "svm")
+
+
+@check("softmax_loss_vectorized is much faster than softmax_loss_naive",
+       depends=("softmax_naive_data_term", "softmax_vectorized_data_term"), timeout=180)
+@weight(3)
+@number("1.16")
+def softmax_speedup(ctx):
+    _speedup(ctx, "softmax")
+
+
+# ----------------------------------------------------------------------------- training pieces
+
+
+def _chi2_sf_bound(stat: float, dof: int) -> float:
+    """An upper bound of P(chi2_dof >= stat) (Chernoff), enough to keep false alarms below 1e-6."""
+    import math
+
+    if stat <= dof:
+        return 1.0
+    z = stat / dof
+    return math.exp(-dof / 2 * (z - 1 - math.log(z)))
+
+
+@check("sample_batch: shapes, rows kept with their labels, uniform, seeded by torch", timeout=120)
+@weight(3)
+@number("1.17")
+def sample_batch_contract(ctx):
+    n, D, batch = 50, 5, 40
+    gen = ctx.generator("batch")
+    X = torch.arange(n, dtype=torch.float64)[:, None].repeat(1, D)
+    y = torch.randint(0, 10, (n,), generator=gen)
+    draws = 250  # 10,000 indices: about 200 per bin
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
+    with ctx.student() as s:
+        a = s.probe("linear_classifier.sample_batches", X, y, n, batch, draws, seed, timeout=ctx.timeout(60),
+                    what="sample_batch()")
+        b = s.probe("linear_classifier.sample_batches", X, y, n, batch, 2, seed, timeout=ctx.timeout(30),
+                    what="sample_batch()")
+        c = s.probe("linear_classifier.sample_batches", X, y, n, batch, 2, seed + 1, timeout=ctx.timeout(30),
+                    what="sample_batch()")
+    what = f"sample_batch(X, y, num_train={n}, batch_size={batch})"
+    Xb, yb = compare.unpack(a["first"], 2, what, ("X_batch", "y_batch"))
+    compare.structure(Xb, X[:batch], what=what, name="X_batch")
+    compare.int_tensor(yb, what=what, name="y_batch", shape=(batch,))
+    ids, labels = a["ids"], a["labels"]
+    if not isinstance(ids, torch.Tensor) or ids.numel() != draws * batch:
+        raise CheckFailed(f"{what} did not return consistent batches over repeated calls.")
+    if not torch.equal(ids, ids.round()) or ids.min() < 0 or ids.max() >= n:
+        raise CheckFailed(f"{what}: X_batch holds rows that are not rows of X.")
+    idx = ids.long()
+    if not torch.equal(labels.long(), y[idx]):
+        raise CheckFailed(f"{what}: y_batch[i] is not the label of X_batch[i]. Index X and y with the same indices.")
+    first, second = ids[:batch], ids[batch:2 * batch]
+    if torch.equal(first, second):
+        raise CheckFailed(f"{what} returned the same batch twice in a row; draw new random indices on every call.")
+    counts = torch.bincount(idx, minlength=n).double()
+    expected = draws * batch / n
+    stat = float(((counts - expected) ** 2 / expected).sum())
+    p_bound = _chi2_sf_bound(stat, n - 1)
+    if p_bound < 1e-6:
+        raise CheckFailed(f"{what}: over {draws} batches some rows are drawn far more often than others (chi-square "
+                          f"{stat:.0f} with {n - 1} degrees of freedom). Draw indices uniformly from range(num_train), "
+                          "e.g. with torch.randint.")
+    if not torch.equal(b["ids"], ids[:2 * batch]):
+        raise CheckFailed(f"{what}: the same torch.manual_seed gives different batches. Use torch's random "
+                          "functions (torch.randint) so seeding reproduces the batches, not Python's random.")
+    if torch.equal(c["ids"], b["ids"]):
+        raise CheckFailed(f"{what}: different seeds give the same batches; the sampling ignores torch's random state.")
+
+
+@check("train_linear_classifier: SGD update, loss history, num_iters and batch_size honoured", timeout=120)
+@weight(4)
+@number("1.18")
+def train_update_rule(ctx):
+    gen = ctx.generator("train")
+    N, D, C = 60, 9, 4
+    X = torch.randn(N, D, generator=gen, dtype=torch.float64)
+    y = torch.arange(N) % C
+    W0 = torch.randn(D, C, generator=gen, dtype=torch.float64)
+    lr, reg, iters, batch, g = 0.01, 0.123, 7, 13, 0.5
+    what = f"train_linear_classifier(loss_func, W, X, y, learning_rate={lr}, reg={reg}, num_iters={iters}, batch_size={batch})"
+    with ctx.student() as s:
+        out = s.probe("linear_classifier.train_with_mock_loss", W0, X, y, lr, reg, iters, batch, g,
+                      timeout=ctx.timeout(60), what="train_linear_classifier()")
+        out_none = s.probe("linear_classifier.train_with_mock_loss", None, X, y, lr, reg, 2, batch, g,
+                           timeout=ctx.timeout(60), what="train_linear_classifier() with W=None")
+    W, history = compare.unpack(out["out"], 2, what, ("W", "loss_history"))
+    calls = out["calls"]
+    if len(calls) != iters:
+        raise CheckFailed(f"{what} called loss_func {len(calls)} times; it must be called once per iteration "
+                          f"({iters}).")
+    for c in calls:
+        if c["X_shape"] != (batch, D) or c["y_shape"] != (batch,):
+            raise CheckFailed(f"{what}: loss_func received a batch of shape {c['X_shape']} / {c['y_shape']}, "
+                              f"expected ({batch}, {D}) / ({batch},). Sample a minibatch of batch_size rows.")
+        if abs(c["reg"] - reg) > 1e-12:
+            raise CheckFailed(f"{what}: loss_func received reg={c['reg']}, expected {reg}. Pass reg through.")
+    expected_W = W0 - lr * g * sum(range(1, iters + 1))
+    compare.tensor(W, expected_W, what=what + " with a loss whose gradients are known", name="the final W",
+                   rtol=1e-9, atol=1e-12, hint="Each step must be W -= learning_rate * grad, once per iteration.")
+    if not isinstance(history, (list, tuple)) or len(history) != iters:
+        raise CheckFailed(f"{what}: loss_history must be a list of {iters} losses (one per iteration), got "
+                          f"{compare.describe(history)}.")
+    values = [compare.scalar(v, f"{what}: loss_history[{i}]") for i, v in enumerate(history)]
+    if values != [k + 0.5 for k in range(iters)]:
+        raise CheckFailed(f"{what}: loss_history should record each iteration's loss in order; got {values[:5]}...")
+    first = out_none["calls"][0] if out_none["calls"] else None
+    if first is None or first["W_first"] is None:
+        raise CheckFailed("train_linear_classifier with W=None never called the loss function.")
+    W_init = first["W_first"]
+    if tuple(W_init.shape) != (D, C):
+        raise CheckFailed(f"train_linear_classifier with W=None initialised W with shape {tuple(W_init.shape)}, "
+                          f"expected ({D}, {C}) = (D, number of classes y.max() + 1).")
+    if W_init.dtype != X.dtype:
+        raise CheckFailed(f"train_linear_classifier with W=None initialised W as {W_init.dtype}; use X's dtype "
+                          f"({X.dtype}).")
+    std = float(W_init.double().std())
+    if not 1e-7 < std < 1e-5:
+        raise CheckFailed(f"train_linear_classifier with W=None: the initial W has standard deviation {std:.2g}; "
+                          "initialise with 1e-6 * torch.randn(D, C, ...).")
+
+
+@check("predict_linear_classifier: argmax of X @ W as int64", timeout=60)
+@weight(2)
+@number("1.19")
+def predict_contract(ctx):
+    gen = ctx.generator("predict")
+    W = torch.randn(30, 10, generator=gen, dtype=torch.float64)
+    X = torch.randn(77, 30, generator=gen, dtype=torch.float64)
+    expected = ctx.reference.predict_linear_classifier(W, X)
+    with ctx.student() as s:
+        got = s.call("predict_linear_classifier", W, X, timeout=ctx.timeout(30))
+    what = "predict_linear_classifier(W, X)"
+    if isinstance(got, torch.Tensor) and got.dtype != torch.int64 and tuple(got.shape) == (77,):
+        raise CheckFailed(f"{what} returned dtype {got.dtype}; labels must be int64 (torch.argmax gives int64).")
+    got = compare.int_tensor(got, what=what, name="y_pred", shape=(77,))
+    wrong = int((got != expected).sum())
+    if wrong:
+        i = int((got != expected).nonzero()[0])
+        raise CheckFailed(f"{what}: {wrong} of 77 predictions differ from the argmax over classes of X @ W "
+                          f"(first at row {i}: got {int(got[i])}, expected {int(expected[i])}). Take the argmax "
+                          "along dim=1 (classes), not dim=0.")
+
+
+@check("test_one_param_set: trains once with num_iters, returns accuracies as fractions", timeout=120)
+@weight(3)
+@number("1.20")
+def one_param_set_contract(ctx):
+    gen = ctx.generator("ops")
+    data = {"X_train": torch.randn(40, 6, generator=gen), "y_train": torch.randint(0, 10, (40,), generator=gen),
+            "X_val": torch.randn(25, 6, generator=gen), "y_val": torch.randint(0, 10, (25,), generator=gen)}
+    pred_train = data["y_train"].clone()
+    pred_train[:13] = (pred_train[:13] + 1) % 10      # 27 of 40 right
+    pred_val = data["y_val"].clone()
+    pred_val[:9] = (pred_val[:9] + 3) % 10            # 16 of 25 right
+    lr, reg, iters = 3.5e-4, 2.5e3, 37
+    with ctx.student() as s:
+        out = s.probe("linear_classifier.one_param_set", data, lr, reg, iters, pred_train, pred_val,
+                      timeout=ctx.timeout(60), what="test_one_param_set()")
+    what = f"test_one_param_set(cls, data_dict, lr={lr}, reg={reg}, num_iters={iters})"
+    calls = out["train_calls"]
+    if len(calls) != 1:
+        raise CheckFailed(f"{what} called cls.train {len(calls)} times; train exactly once.")
+    call = calls[0]
+    if call["num_iters"] != iters:
+        raise CheckFailed(f"{what} trained for {call['num_iters']} iterations instead of num_iters={iters}. Pass "
+                          "num_iters on to cls.train rather than a number of your own.")
+    if abs(call["learning_rate"] - lr) > 1e-12 or abs(call["reg"] - reg) > 1e-9:
+        raise CheckFailed(f"{what} trained with learning_rate={call['learning_rate']}, reg={call['reg']}; pass lr "
+                          "and reg through in that order.")
+    if call["n"] != 40:
+        raise CheckFailed(f"{what} trained on {call['n']} examples instead of data_dict['X_train'] (40).")
+    values = out["values"]
+    train_acc, val_acc = compare.unpack(values, 2, what + " (after cls)", ("train_acc", "val_acc"))
+    train_acc = compare.scalar(train_acc, f"{what}: train_acc")
+    val_acc = compare.scalar(val_acc, f"{what}: val_acc")
+    exp_train = float((pred_train == data["y_train"]).double().mean())
+    exp_val = float((pred_val == data["y_val"]).double().mean())
+    for name, got, exp in (("train_acc", train_acc, exp_train), ("val_acc", val_acc, exp_val)):
+        if abs(got - 100 * exp) < 1e-6 and exp > 0:
+            raise CheckFailed(f"{what}: {name} is {got:g}, a percentage; return a fraction in [0, 1] ({exp:g}).")
+        if abs(got - exp) > 1e-9:
+            swapped = " It looks like train and validation are swapped." if abs(got - (exp_val if name == "train_acc" else exp_train)) < 1e-9 else ""
+            raise CheckFailed(f"{what}: {name} is {got:g}, but cls.predict gets {exp:g} of the examples right.{swapped}")
+    if not out["returned_same_classifier"]:
+        raise CheckFailed(f"{what} must return the classifier it was given (trained) as the first item.")
+
+
+@check("LinearSVM / Softmax: train, predict, save and load work end to end",
+       depends=("svm_vectorized_data_term", "softmax_vectorized_data_term"), timeout=120)
+@weight(2)
+@number("1.21")
+def classifier_objects(ctx):
+    gen = ctx.generator("objects")
+    X = torch.randn(64, 11, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 3, (64,), generator=gen)
+    with ctx.student() as s:
+        for name in ("LinearSVM", "Softmax"):
+            out = s.probe("linear_classifier.classifier_roundtrip", name, X, y, "model.pt",
+                          timeout=ctx.timeout(60), what=f"{name}().train/predict/save/load")
+            what = f"{name}: train, predict, save and load"
+            if not isinstance(out["history"], (list, tuple)) or len(out["history"]) != 5:
+                raise CheckFailed(f"{what}: train(num_iters=5) should return 5 losses, got "
+                                  f"{compare.describe(out['history'])}.")
+            compare.int_tensor(out["pred"], what=what, name="predict(X)", shape=(64,))
+            W = compare.structure(out["W"], torch.zeros(11, 3, dtype=torch.float64), what=what, name="W")
+            compare.tensor(out["W_loaded"], W, what=what + " (after load)", name="W", rtol=0, atol=0)
+
+
+# ----------------------------------------------------------------------------- saved models on real data
+
+
+def _accuracy(ctx, artifact: str, kind: str) -> None:
+    from grader import data as gdata
+
+    path: Path = ctx.artifact(artifact)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the student's to fix
+        raise CheckFailed(f"{artifact} could not be read as a saved model ({type(exc).__name__}: "
+                          f"{str(exc)[:200]}). Create it with the classifier's save() method.") from None
+    if not isinstance(state, dict) or "W" not in state:
+        raise CheckFailed(f"{artifact} should hold a dict with the key 'W' (what save() writes), got "
+                          f"{compare.describe(state)}.")
+    W = state["W"]
+    if not isinstance(W, torch.Tensor) or W.dim() != 2 or tuple(W.shape) != (3073, 10):
+        raise CheckFailed(f"{artifact}: W should be a tensor of shape (3073, 10) (3072 pixels + bias, 10 classes), "
+                          f"got {compare.describe(W)}.")
+    if not W.is_floating_point() or not torch.isfinite(W).all():
+        raise CheckFailed(f"{artifact}: W must hold finite floating-point numbers.")
+    raw = ctx.data("cifar10")
+    device = ctx.device
+    W = W.to(device=device, dtype=torch.float32)
+    correct = total = 0
+    for Xb, yb in gdata.iter_cifar10_batches(raw, "test", 1000, dtype=torch.float32, device=device):
+        pred = ctx.reference.predict_linear_classifier(W, Xb)
+        correct += int((pred == yb).sum())
+        total += int(yb.numel())
+    acc = correct / total
+    floor = ACCURACY_FLOOR[raw.profile][kind]
+    ctx.note(f"Test accuracy of {artifact}: {acc:.4f} on {total} CIFAR-10 test images ({raw.profile} data); "
+             f"floor {floor:.2f}.")
+    if acc < floor:
+        raise CheckFailed(f"{artifact} reaches {acc:.4f} test accuracy on {total} CIFAR-10 test images, below the "
+                          f"floor of {floor:.2f} for the {raw.profile} data. Tune the search grid, train longer, and "
+                          "save the model with the best validation accuracy.")
+
+
+@check("svm_best_model.pt reaches the accuracy floor on CIFAR-10 test images", timeout=180)
+@weight(5)
+@number("1.22")
+def svm_saved_model_accuracy(ctx):
+    _accuracy(ctx, "svm_best_model.pt", "svm")
+
+
+@check("softmax_best_model.pt reaches the accuracy floor on CIFAR-10 test images", timeout=180)
+@weight(5)
+@number("1.23")
+def softmax_saved_model_accuracy(ctx):
+    _accuracy(ctx, "softmax_best_model.pt", "softmax")

@@ -1,0 +1,133 @@
+"""Comparisons that explain themselves.
+
+Each function raises :class:`~grader.errors.CheckFailed` with a message naming what was
+called, what came back, what was expected and where the worst difference is. Values
+come from the sandbox as plain data (see ``grader.wire``): tensors, numbers, containers,
+or an :class:`~grader.wire.Opaque` description of anything else.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+
+from grader.errors import CheckFailed
+from grader.wire import Opaque
+
+
+def describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}, dtype {str(value.dtype).removeprefix('torch.')}"
+    if isinstance(value, Opaque):
+        return f"a {value}"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return f"{type(value).__name__} {value!r}"[:200]
+
+
+def unpack(value: Any, n: int, what: str, names: Sequence[str]) -> tuple:
+    """``value`` must be a tuple/list of ``n`` items (e.g. ``(loss, dW)``)."""
+    if not isinstance(value, (tuple, list)) or len(value) != n:
+        raise CheckFailed(f"{what} must return a tuple ({', '.join(names)}), but it returned {describe(value)}.")
+    return tuple(value)
+
+
+def scalar(value: Any, what: str) -> float:
+    """A Python number or a one-element tensor, as a float."""
+    if isinstance(value, bool):
+        raise CheckFailed(f"{what} must be a number, got a bool.")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise CheckFailed(f"{what} must be a scalar (one number), got {describe(value)}. Did you forget to sum "
+                              "or average over the examples?")
+        if value.is_complex():
+            raise CheckFailed(f"{what} must be real, got a complex tensor.")
+        return float(value.detach().reshape(()).cpu().item())
+    raise CheckFailed(f"{what} must be a number or a 0-dimensional tensor, got {describe(value)}.")
+
+
+def rel_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
+    """max |a - e| / max(|a| + |e|) over elements, 0 when both are all zero."""
+    a = actual.detach().double().cpu()
+    e = expected.detach().double().cpu()
+    num = (a - e).abs().max().item() if a.numel() else 0.0
+    den = (a.abs() + e.abs()).max().item() if a.numel() else 0.0
+    return 0.0 if den == 0 else num / den
+
+
+def _index(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    out = []
+    for dim in reversed(shape):
+        out.append(flat % dim)
+        flat //= dim
+    return tuple(reversed(out))
+
+
+def structure(actual: Any, like: torch.Tensor, *, what: str, name: str, check_dtype: bool = True,
+              check_device: bool = True, hint: str = "") -> torch.Tensor:
+    """``actual`` must be a plain, finite tensor with ``like``'s shape, dtype and device."""
+    expected = like
+    if isinstance(actual, Opaque) and actual.type_name.startswith("numpy"):
+        raise CheckFailed(f"{what}: {name} is {describe(actual)}; return a torch.Tensor (avoid numpy, use torch "
+                          "operations throughout).")
+    if not isinstance(actual, torch.Tensor):
+        raise CheckFailed(f"{what}: {name} must be a torch.Tensor, got {describe(actual)}.")
+    if tuple(actual.shape) != tuple(expected.shape):
+        extra = ""
+        if actual.dim() == 2 and tuple(actual.shape) == tuple(reversed(expected.shape)):
+            extra = " It looks transposed."
+        raise CheckFailed(f"{what}: {name} has shape {tuple(actual.shape)}, expected {tuple(expected.shape)}.{extra}")
+    if check_dtype and actual.dtype != expected.dtype:
+        raise CheckFailed(f"{what}: {name} has dtype {actual.dtype}, expected {expected.dtype} (the dtype of the "
+                          "inputs). Create tensors with dtype=X.dtype or torch.zeros_like(...), and do not convert.")
+    if check_device and actual.device.type != expected.device.type:
+        raise CheckFailed(f"{what}: {name} is on device {actual.device}, expected {expected.device} (the device of "
+                          "the inputs). Create tensors with device=X.device and never call .to()/.cuda()/.cpu().")
+    a = actual.detach().double().cpu()
+    bad = ~torch.isfinite(a)
+    if bad.any():
+        where = _index(int(bad.flatten().nonzero()[0]), tuple(a.shape))
+        kind = "NaN" if torch.isnan(a).any() else "infinite values"
+        raise CheckFailed(f"{what}: {name} contains {kind} (first at {name}{list(where)}). {hint}".strip())
+    return actual
+
+
+def tensor(actual: Any, expected: torch.Tensor, *, what: str, name: str, rtol: float = 1e-7,
+           atol: float = 0.0, check_dtype: bool = True, check_device: bool = True, hint: str = "") -> torch.Tensor:
+    """``actual`` must be a plain tensor like ``expected`` (shape, dtype, device, finite, close)."""
+    structure(actual, expected, what=what, name=name, check_dtype=check_dtype, check_device=check_device,
+              hint=hint)
+    a = actual.detach().double().cpu()
+    e = expected.detach().double().cpu()
+    if not torch.allclose(a, e, rtol=rtol, atol=atol):
+        diff = (a - e).abs() - rtol * e.abs()
+        flat = int(diff.flatten().argmax())
+        where = _index(flat, tuple(a.shape))
+        err = rel_error(a, e)
+        raise CheckFailed(
+            f"{what}: {name} differs from the reference (relative error {err:.3g}; worst at {name}{list(where)}: "
+            f"got {a.flatten()[flat].item():.6g}, expected {e.flatten()[flat].item():.6g}). {hint}".strip())
+    return actual
+
+
+def close(actual: float, expected: float, *, what: str, name: str, rtol: float = 1e-7, atol: float = 0.0,
+          hint: str = "") -> None:
+    if actual != actual or actual in (float("inf"), float("-inf")):
+        raise CheckFailed(f"{what}: {name} is {actual}. {hint}".strip())
+    if abs(actual - expected) > atol + rtol * abs(expected):
+        raise CheckFailed(f"{what}: {name} is {actual:.8g}, expected {expected:.8g}. {hint}".strip())
+
+
+def int_tensor(actual: Any, *, what: str, name: str, shape: tuple[int, ...], device: torch.device | None = None,
+               dtype: torch.dtype = torch.int64) -> torch.Tensor:
+    if not isinstance(actual, torch.Tensor):
+        raise CheckFailed(f"{what}: {name} must be a torch.Tensor, got {describe(actual)}.")
+    if tuple(actual.shape) != shape:
+        raise CheckFailed(f"{what}: {name} has shape {tuple(actual.shape)}, expected {shape}.")
+    if actual.dtype != dtype:
+        raise CheckFailed(f"{what}: {name} has dtype {actual.dtype}, expected {dtype}.")
+    if device is not None and actual.device.type != device.type:
+        raise CheckFailed(f"{what}: {name} is on {actual.device}, expected {device}.")
+    return actual

@@ -1,0 +1,1 @@
+"""Checks students can run themselves (``python -m grader check``); shipped in the student bundle."""
