@@ -387,13 +387,14 @@ def svm_get_search_params():
 
     Every pair (learning rate, regularization strength) is trained once, so
     keep the grid small: at least 2 values in each list and between 5 and 25
-    combinations in total. Start coarse (values a factor of 10 apart), look at
-    the validation accuracy, then refine around the best values. A well-chosen
-    grid reaches about 37% validation accuracy on full CIFAR-10.
+    combinations in total. Start coarse (values a factor of 10 apart, e.g.
+    from 1e-4 to 1), look at the validation accuracy, then refine around the
+    best values. A well-chosen grid reaches about 37% validation accuracy
+    with 1500 training iterations.
     """
     # BEGIN SOLUTION
-    learning_rates = [3e-3, 1e-2, 3e-2]
-    regularization_strengths = [3e-3, 1e-2, 3e-2]
+    learning_rates = [3e-4, 1e-3, 3e-3]
+    regularization_strengths = [3e-2, 1e-1, 3e-1]
     # END SOLUTION
     return learning_rates, regularization_strengths
 
@@ -408,10 +409,10 @@ def softmax_get_search_params():
 
     Same rules as ``svm_get_search_params``: at least 2 values in each list
     and between 5 and 25 combinations in total. A well-chosen grid reaches
-    about 37% validation accuracy on full CIFAR-10.
+    about 39% validation accuracy with 1500 training iterations.
     """
     # BEGIN SOLUTION
-    learning_rates = [3e-2, 1e-1, 3e-1]
+    learning_rates = [3e-3, 1e-2, 3e-2]
     regularization_strengths = [3e-3, 1e-2, 3e-2]
     # END SOLUTION
     return learning_rates, regularization_strengths
