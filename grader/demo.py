@@ -12,7 +12,11 @@ import shutil
 import sys
 from pathlib import Path
 
+from typing import Callable
+
 import torch
+
+from grader.registry import Part
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,13 +56,31 @@ def train_linear_models(dest: Path, data_root: Path | None = None, *, num_iters:
     return out
 
 
-def _key(data_root: Path | None) -> str:
+def _key(part: Part, data_root: Path | None) -> str:
     from grader import data
 
-    loc = data.locate("cifar10", data_root)
-    h = hashlib.sha256((REPO_ROOT / "solutions" / "linear_classifier.py").read_bytes())
-    h.update(f"{loc.profile}:{loc.root}:{loc.n_train}".encode())
+    h = hashlib.sha256((REPO_ROOT / "solutions" / f"{part.module}.py").read_bytes())
+    for name in part.datasets:
+        loc = data.locate(name, data_root)
+        h.update(f"{name}:{loc.profile}:{loc.root}:{loc.n_train}".encode())
     return h.hexdigest()[:16]
+
+
+def _builders() -> dict[str, tuple[Part, Callable[..., object] | None]]:
+    """Every part with its artifact builder: ``build_reference_artifacts(dest, data_root)`` when
+    the part's public check module defines one (e.g. saved models the notebook would write)."""
+    import importlib
+    import pkgutil
+
+    import grader.public_checks as pkg
+
+    out = {}
+    for info in pkgutil.iter_modules(pkg.__path__):
+        mod = importlib.import_module(f"{pkg.__name__}.{info.name}")
+        part = getattr(mod, "PART", None)
+        if isinstance(part, Part):
+            out[part.name] = (part, getattr(mod, "build_reference_artifacts", None))
+    return out
 
 
 def build_submission(*, stubs: bool = False, data_root: Path | None = None) -> Path:
@@ -70,13 +92,21 @@ def build_submission(*, stubs: bool = False, data_root: Path | None = None) -> P
         for f in (REPO_ROOT / "assignment").glob("*.py"):
             shutil.copy(f, folder / f.name)
         return folder
-    folder = cache_root() / f"reference-{_key(data_root)}"
-    models = ("svm_best_model.pt", "softmax_best_model.pt")
-    if not all((folder / m).is_file() for m in models):
-        folder.mkdir(parents=True, exist_ok=True)
-        print("training the reference models once (cached for later runs)...", file=sys.stderr)
-        train_linear_models(folder, data_root)
+    folder = cache_root() / "reference"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
     for f in (REPO_ROOT / "solutions").glob("*.py"):
         shutil.copy(f, folder / f.name)
+    for name, (part, build) in sorted(_builders().items()):
+        if build is None:
+            continue
+        cached = cache_root() / f"{name}-{_key(part, data_root)}"
+        if not all((cached / a).is_file() for a in part.artifacts):
+            cached.mkdir(parents=True, exist_ok=True)
+            print(f"{part.title}: building the reference's artifacts once (cached for later runs)...",
+                  file=sys.stderr)
+            build(cached, data_root)
+        for a in part.artifacts:
+            shutil.copy(cached / a, folder / a)
     os.chmod(folder, 0o755)
     return folder

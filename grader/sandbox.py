@@ -127,6 +127,7 @@ class Zygote:
         self.hidden_paths = [Path(p) for p in hidden_paths]
         self.pid: int | None = None
         self.forked = False
+        self._proc: subprocess.Popen | None = None
         self._ctl: socket.socket | None = None
         self._lock = threading.Lock()
         self._start()
@@ -164,6 +165,7 @@ class Zygote:
                 [sys.executable, "-m", "grader.sandbox_child", str(child_sock.fileno())],
                 pass_fds=(child_sock.fileno(),), env=env, cwd="/", stdin=subprocess.DEVNULL)
             self.pid = proc.pid
+            self._proc = proc
         self.forked = use_fork
         child_sock.close()
         self._ctl = parent_sock
@@ -189,10 +191,14 @@ class Zygote:
                 os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            try:
-                os.waitpid(self.pid, 0)
-            except ChildProcessError:
-                pass
+            if self._proc is not None:
+                self._proc.wait()
+                self._proc = None
+            else:
+                try:
+                    os.waitpid(self.pid, 0)
+                except ChildProcessError:
+                    pass
             self.pid = None
 
 

@@ -185,6 +185,11 @@ def _child(request: dict, call_fd: int, out_fd: int, isolate: bool) -> None:
     os.closerange(3, call_fd)
     os.closerange(call_fd + 1, 65536)
     del keep
+    # the parent's sys.stdout may be anything (a test runner's capture, say): write to fds 1 and 2
+    sys.stdin = open(0, "r", closefd=False)
+    sys.stdout = open(1, "w", buffering=1, errors="replace", closefd=False)
+    sys.stderr = open(2, "w", buffering=1, errors="replace", closefd=False)
+    sys.__stdout__, sys.__stderr__ = sys.stdout, sys.stderr
     try:
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write("1000")

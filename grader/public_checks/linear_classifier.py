@@ -22,6 +22,13 @@ PART = Part("linear_classifier", "Part 1: linear classifiers", files=("linear_cl
 LOSSES = ("svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive", "softmax_loss_vectorized")
 
 
+def build_reference_artifacts(dest, data_root=None) -> None:
+    """The saved models a student's notebook writes, made with the reference (for the demo and tests)."""
+    from grader.demo import train_linear_models
+
+    train_linear_models(dest, data_root)
+
+
 # ----------------------------------------------------------------------------- shared helpers
 
 

@@ -1,0 +1,118 @@
+"""Shared fixtures: grade a submission built on the fly and read its results like Gradescope does."""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SOLUTIONS = REPO / "solutions"
+ASSIGNMENT = REPO / "assignment"
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@dataclass
+class Graded:
+    """A results.json as written by the grader, indexed by check id."""
+
+    doc: dict[str, Any]
+    path: Path
+
+    @property
+    def tests(self) -> list[dict[str, Any]]:
+        return [t for t in self.doc["tests"] if t.get("visibility") != "hidden" or "check" in t.get("extra_data", {})
+                and not t["name"].startswith("Staff only")]
+
+    def by_check(self) -> dict[str, dict[str, Any]]:
+        out = {}
+        for t in self.doc["tests"]:
+            key = t.get("extra_data", {}).get("check")
+            if key and not t["name"].startswith("Staff only"):
+                out[key.split(".", 1)[1]] = t
+        return out
+
+    def outcome(self, check_id: str) -> str:
+        return self.by_check()[check_id]["extra_data"]["outcome"]
+
+    def output(self, check_id: str) -> str:
+        return self.by_check()[check_id]["output"]
+
+    def not_passed(self) -> set[str]:
+        return {k for k, t in self.by_check().items() if t["extra_data"]["outcome"] != "passed"}
+
+    def outcomes(self) -> dict[str, str]:
+        return {k: t["extra_data"]["outcome"] for k, t in self.by_check().items()}
+
+    @property
+    def score(self) -> float:
+        return self.doc["score"]
+
+
+def write_submission(folder: Path, files: dict[str, str | bytes | Path]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        dest = folder / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, Path):
+            shutil.copyfile(content, dest)
+        elif isinstance(content, bytes):
+            dest.write_bytes(content)
+        else:
+            dest.write_text(content)
+    return folder
+
+
+def grade_folder(folder: Path, results: Path, *, parts: list[str] | None = None,
+                 checks: list[str] | None = None, budget: float | None = None) -> Graded:
+    from grader import results as res
+    from grader.commands import grade_to_file
+
+    grade_to_file(folder, results, parts=parts, checks=checks, budget=budget)
+    doc = json.loads(results.read_text())
+    res.validate(doc)  # every results file a test produces must be schema-valid
+    return Graded(doc, results)
+
+
+@pytest.fixture
+def grade(tmp_path: Path):
+    """grade(files, checks=[...]) -> Graded; files maps submission file names to contents."""
+    counter = iter(range(1000))
+
+    def _grade(files: dict[str, str | bytes | Path], *, parts: list[str] | None = None,
+               checks: list[str] | None = None, budget: float | None = None) -> Graded:
+        n = next(counter)
+        folder = write_submission(tmp_path / f"submission{n}", files)
+        return grade_folder(folder, tmp_path / f"results{n}.json", parts=parts, checks=checks, budget=budget)
+
+    return _grade
+
+
+def reference_source(module: str = "linear_classifier") -> str:
+    return (SOLUTIONS / f"{module}.py").read_text()
+
+
+def mutate(source: str, old: str, new: str, count: int = 1) -> str:
+    """Replace ``old`` by ``new`` in ``source``; fails loudly when ``old`` is not there."""
+    assert source.count(old) >= count, f"mutation anchor not found: {old!r}"
+    return source.replace(old, new, count)
+
+
+@pytest.fixture(scope="session")
+def reference_models(tmp_path_factory) -> dict[str, Path]:
+    """The reference's saved models (trained once per machine, cached by grader.demo)."""
+    from grader.demo import build_submission
+
+    folder = build_submission()
+    return {name: folder / name for name in ("svm_best_model.pt", "softmax_best_model.pt")}
+
+
+@pytest.fixture(scope="session")
+def reference_submission() -> Path:
+    """The folder ``python -m grader demo`` grades: every reference module and artifact."""
+    from grader.demo import build_submission
+
+    return build_submission()
