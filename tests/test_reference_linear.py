@@ -13,24 +13,30 @@ SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
 D, C, N = 41, 7, 23
 
 
-@pytest.fixture(scope="module")
-def lc():
+def _import_solution(name):
+    """Import solutions/<name>.py through sys.path, leaving sys.modules as it was."""
+    saved = sys.modules.pop(name, None)
     sys.path.insert(0, str(SOLUTIONS))
     try:
-        module = importlib.import_module("linear_classifier")
-        yield module
+        module = importlib.import_module(name)
     finally:
         sys.path.remove(str(SOLUTIONS))
+        if saved is not None:
+            sys.modules[name] = saved
+        else:
+            sys.modules.pop(name, None)
+    assert Path(module.__file__).resolve().parent == SOLUTIONS
+    return module
+
+
+@pytest.fixture(scope="module")
+def lc():
+    return _import_solution("linear_classifier")
 
 
 @pytest.fixture(scope="module")
 def helpers():
-    sys.path.insert(0, str(SOLUTIONS))
-    try:
-        module = importlib.import_module("helpers")
-        yield module
-    finally:
-        sys.path.remove(str(SOLUTIONS))
+    return _import_solution("helpers")
 
 
 def make_problem(seed, n=N, d=D, c=C, dtype=torch.float64, scale=1e-2):
