@@ -280,3 +280,19 @@ def test_helpers(helpers):
     worst = helpers.grad_check_sparse(lambda t: (t ** 3).sum(), x.clone(), 3 * x * x,
                                       num_checks=5)
     assert worst < 1e-6
+
+
+def test_get_cifar10_data(helpers):
+    from grader.errors import DataNotFoundError
+
+    try:
+        data = helpers.get_cifar10_data()
+    except DataNotFoundError as exc:
+        pytest.skip(f"no CIFAR-10 data: {exc}")
+    for split in ("train", "val", "test"):
+        X, y = data["X_" + split], data["y_" + split]
+        assert X.dtype == torch.float32 and X.shape == (len(y), 3073)
+        assert y.dtype == torch.int64 and int(y.min()) >= 0 and int(y.max()) <= 9
+        assert torch.equal(X[:, -1], torch.ones(len(y)))
+    assert data["X_train"][:, :-1].mean().abs().item() < 1e-3  # mean image subtracted
+    assert data["profile"] in ("full", "sample")
