@@ -161,7 +161,10 @@ def demo(args: argparse.Namespace) -> int:
     folder = build_submission(stubs=args.stubs, data_root=args.data_root)
     print(f"grading {'the student stubs' if args.stubs else 'the reference solution'} in {folder}",
           file=sys.stderr)
-    run = grade_to_file(folder, args.results, data_root=args.data_root, progress=_progress)
+    try:
+        run = grade_to_file(folder, args.results, data_root=args.data_root, progress=_progress)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     if run is not None:
         print(format_table(run))
     print(f"\nresults written to {os.fspath(args.results)}")

@@ -6,8 +6,10 @@ source and data profile, so the demo trains once per machine.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import tempfile
 import shutil
 import sys
 from pathlib import Path
@@ -92,20 +94,23 @@ def build_submission(*, stubs: bool = False, data_root: Path | None = None) -> P
         for f in (REPO_ROOT / "assignment").glob("*.py"):
             shutil.copy(f, folder / f.name)
         return folder
-    folder = cache_root() / "reference"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    cache_root().mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="reference-", dir=cache_root()))
     for f in (REPO_ROOT / "solutions").glob("*.py"):
         shutil.copy(f, folder / f.name)
     for name, (part, build) in sorted(_builders().items()):
         if build is None:
             continue
         cached = cache_root() / f"{name}-{_key(part, data_root)}"
-        if not all((cached / a).is_file() for a in part.artifacts):
-            cached.mkdir(parents=True, exist_ok=True)
-            print(f"{part.title}: building the reference's artifacts once (cached for later runs)...",
-                  file=sys.stderr)
-            build(cached, data_root)
+        with open(cache_root() / f".{name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test workers build once, the others wait
+            if not all((cached / a).is_file() for a in part.artifacts):
+                print(f"{part.title}: building the reference's artifacts once (cached for later runs)...",
+                      file=sys.stderr)
+                tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=cache_root()))
+                build(tmp, data_root)
+                shutil.rmtree(cached, ignore_errors=True)
+                os.replace(tmp, cached)
         for a in part.artifacts:
             shutil.copy(cached / a, folder / a)
     os.chmod(folder, 0o755)

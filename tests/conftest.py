@@ -102,17 +102,17 @@ def mutate(source: str, old: str, new: str, count: int = 1) -> str:
 
 
 @pytest.fixture(scope="session")
-def reference_models(tmp_path_factory) -> dict[str, Path]:
-    """The reference's saved models (trained once per machine, cached by grader.demo)."""
+def reference_submission():
+    """The folder ``python -m grader demo`` grades: every reference module and artifact
+    (artifacts are built once per machine and cached by grader.demo)."""
     from grader.demo import build_submission
 
     folder = build_submission()
-    return {name: folder / name for name in ("svm_best_model.pt", "softmax_best_model.pt")}
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def reference_submission() -> Path:
-    """The folder ``python -m grader demo`` grades: every reference module and artifact."""
-    from grader.demo import build_submission
-
-    return build_submission()
+def reference_models(reference_submission: Path) -> dict[str, Path]:
+    """The reference's saved Part 1 models."""
+    return {name: reference_submission / name for name in ("svm_best_model.pt", "softmax_best_model.pt")}
