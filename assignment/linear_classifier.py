@@ -303,9 +303,10 @@ def svm_get_search_params():
 
     Every pair (learning rate, regularization strength) is trained once, so
     keep the grid small: at least 2 values in each list and between 5 and 25
-    combinations in total. Start coarse (values a factor of 10 apart), look at
-    the validation accuracy, then refine around the best values. A well-chosen
-    grid reaches about 37% validation accuracy on full CIFAR-10.
+    combinations in total. Start coarse (values a factor of 10 apart, e.g.
+    from 1e-4 to 1), look at the validation accuracy, then refine around the
+    best values. A well-chosen grid reaches about 37% validation accuracy
+    with 1500 training iterations.
     """
     # TODO: implement this
     raise NotImplementedError("svm_get_search_params is not implemented yet")
@@ -322,7 +323,7 @@ def softmax_get_search_params():
 
     Same rules as ``svm_get_search_params``: at least 2 values in each list
     and between 5 and 25 combinations in total. A well-chosen grid reaches
-    about 37% validation accuracy on full CIFAR-10.
+    about 39% validation accuracy with 1500 training iterations.
     """
     # TODO: implement this
     raise NotImplementedError("softmax_get_search_params is not implemented yet")
