@@ -70,7 +70,9 @@ _SKIP_SUFFIXES = {".pyc", ".pyo", ".pt", ".pth"}
 # timings, scroll state, collapsed flags, ...) is dropped.
 _KEEP_CELL_METADATA = ("tags", "editable", "deletable", "slideshow", "name")
 _KEEP_NB_METADATA = ("kernelspec",)
-_MAGIC_RE = re.compile(r"^\s*[%!]")
+# a magic names itself right after % or %%; a shell escape is ! followed by a command (not !=).
+# Continuation lines such as "    % (a, b)" inside brackets are ordinary Python and stay as they are.
+_MAGIC_RE = re.compile(r"^\s*(%{1,2}[A-Za-z_]|!(?!=)\S)")
 
 
 class ReleaseError(GraderError):
