@@ -46,8 +46,11 @@ def _summary(run: RunResult) -> str:
 
 def grade_to_file(submission: Path, results_path: Path, *, parts: list[str] | None = None,
                   checks: list[str] | None = None, data_root: Path | None = None, budget: float | None = None,
-                  public_only: bool = False, progress=None) -> RunResult | None:
-    """Grade ``submission`` and write ``results_path``. A valid file is written whatever happens."""
+                  public_only: bool = False, progress=None, limits=None) -> RunResult | None:
+    """Grade ``submission`` and write ``results_path``. A valid file is written whatever happens.
+
+    ``limits`` (a :class:`grader.sandbox.Limits`) replaces the sandbox's default limits.
+    """
     results.write_fallback(results_path)
     zygote = None
     scratch = None
@@ -78,6 +81,8 @@ def grade_to_file(submission: Path, results_path: Path, *, parts: list[str] | No
         options = runner.GradingOptions(data_root=data_root, progress=progress)
         if budget:
             options.budget = budget
+        if limits is not None:
+            options.limits = limits
         run = runner.run(selected, files, options, hidden_paths=hidden, zygote=zygote)
         lines = [_summary(run)]
         for pf in files.values():

@@ -54,6 +54,8 @@ class Limits:
     cpu_seconds: int = 600         # CPU-time backstop for the whole session
     import_timeout: float = 20.0   # seconds for importing the student's module
     call_timeout: float = 30.0     # default seconds per call
+    call_timeout_cap: float | None = None  # upper bound on every call's timeout (tests, quick self-checks)
+    reply_mb: int = 64             # largest reply the parent will read from the child
 
 
 @dataclass
@@ -452,7 +454,7 @@ class StudentSession:
     def _receive(self, deadline: float, what: str) -> dict:
         assert self._conn is not None
         try:
-            data = wire.recv_frame(self._conn, deadline)
+            data = wire.recv_frame(self._conn, deadline, limit=self.limits.reply_mb * 1024 * 1024)
         except TimeoutError:
             self._kill()
             self._dead_reason = "was stopped after an earlier call ran out of time."
@@ -492,6 +494,8 @@ class StudentSession:
                 raise StudentTimeout(f"{what} was not run: the check's time limit was already used up by slower "
                                      "earlier calls.", output=self.output)
             timeout = min(timeout, left)
+        if self.limits.call_timeout_cap is not None:
+            timeout = min(timeout, self.limits.call_timeout_cap)
         payload = wire.dumps(msg)
         try:
             wire.send_frame(self._conn, payload)
@@ -517,6 +521,9 @@ class StudentSession:
         if kind == "memory":
             return StudentCrash(f"{what} ran out of memory (limit about {self.limits.memory_mb} MB above the "
                                 "baseline). Avoid building huge intermediate tensors.", output=self.output)
+        if kind == "file_size":
+            return StudentCrash(f"{what} tried to write a file larger than {self.limits.file_mb} MB ({etype}: "
+                                f"{msg}). Do not write large files from your code.", output=self.output)
         if kind == "recursion":
             return StudentException(f"{what} raised RecursionError (unbounded recursion?).\n{tb}",
                                     exc_type=etype, traceback=tb, output=self.output)

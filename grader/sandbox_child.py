@@ -15,6 +15,7 @@ Nothing here decides a score: the child only sends plain data back (see ``grader
 from __future__ import annotations
 
 import ctypes
+import errno
 import importlib
 import json
 import os
@@ -241,6 +242,8 @@ def _error_reply(exc: BaseException, code_dir: str) -> dict:
         message = repr(exc.code)[:200]
     elif isinstance(exc, MemoryError) or "can't allocate memory" in message or "DefaultCPUAllocator" in message:
         kind = "memory"
+    elif isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+        kind = "file_size"
     elif isinstance(exc, RecursionError):
         kind = "recursion"
     return {"ok": False, "kind": kind, "type": type(exc).__qualname__, "message": message,

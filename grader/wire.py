@@ -50,13 +50,45 @@ def _type_name(x: object) -> str:
     return name if mod in ("builtins", "") else f"{mod}.{name}"
 
 
+def _layout_name(t: torch.Tensor) -> str:
+    try:
+        if t.is_quantized:
+            return "quantized"
+        if getattr(t, "is_nested", False):
+            return "nested"
+        return str(t.layout).removeprefix("torch.").replace("_", " ")
+    except Exception:  # noqa: BLE001
+        return "unusual"
+
+
+def _shape_summary(t: torch.Tensor) -> str:
+    try:
+        return f"shape {tuple(t.shape)}"
+    except Exception:  # noqa: BLE001
+        return ""
+
+
+def _plain_tensor(t: Any) -> torch.Tensor | None:
+    """``t`` when it is an ordinary dense tensor the parent can compare; None otherwise."""
+    try:
+        if type(t) is not torch.Tensor or t.layout != torch.strided or t.is_quantized \
+                or getattr(t, "is_nested", False):
+            return None
+    except Exception:  # noqa: BLE001
+        return None
+    return t
+
+
 def to_wire(value: Any, depth: int = 0) -> Any:
     """Child side: turn a student's return value into plain data (tensors, numbers, containers)."""
     if depth > _MAX_DEPTH:
         return {"__opaque__": "nested structure", "summary": "nested too deeply"}
     t = type(value)
     if t is torch.Tensor:
-        return value.detach()
+        plain = _plain_tensor(value)
+        if plain is not None:
+            return plain.detach()
+        return {"__opaque__": f"{_layout_name(value)} tensor", "summary": _shape_summary(value)}
     if isinstance(value, torch.Tensor):
         try:
             summary = f"shape {tuple(value.shape)}"
@@ -90,6 +122,11 @@ def to_wire(value: Any, depth: int = 0) -> Any:
 def from_wire(value: Any) -> Any:
     """Parent side: restore Opaque markers after a ``weights_only`` load."""
     t = type(value)
+    if isinstance(value, torch.Tensor):
+        # a hostile child controls what it sends: only dense tensors reach the checks
+        if _plain_tensor(value) is None:
+            return Opaque(f"{_layout_name(value)} tensor", _shape_summary(value))
+        return value
     if t is dict:
         if "__opaque__" in value:
             return Opaque(str(value["__opaque__"]), str(value.get("summary", "")))
