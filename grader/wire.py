@@ -79,6 +79,14 @@ def _plain_tensor(t: Any) -> torch.Tensor | None:
     return t
 
 
+def compact(t: torch.Tensor) -> torch.Tensor:
+    """``t`` alone: torch.save writes a view's whole storage, so views of big tensors are copied."""
+    t = t.detach()
+    if t.layout == torch.strided and t.untyped_storage().nbytes() > t.numel() * t.element_size():
+        return t.clone()
+    return t
+
+
 def to_wire(value: Any, depth: int = 0) -> Any:
     """Child side: turn a student's return value into plain data (tensors, numbers, containers)."""
     if depth > _MAX_DEPTH:
@@ -87,7 +95,7 @@ def to_wire(value: Any, depth: int = 0) -> Any:
     if t is torch.Tensor:
         plain = _plain_tensor(value)
         if plain is not None:
-            return plain.detach()
+            return compact(plain)
         return {"__opaque__": f"{_layout_name(value)} tensor", "summary": _shape_summary(value)}
     if isinstance(value, torch.Tensor):
         try:
@@ -145,6 +153,8 @@ def encode_args(value: Any) -> Any:
     """Parent side: arguments for the child (``Attr`` becomes a marker the child resolves)."""
     if isinstance(value, Attr):
         return {"__attr__": value.name}
+    if type(value) is torch.Tensor:
+        return compact(value)
     if type(value) in (list, tuple):
         items = [encode_args(v) for v in value]
         return items if type(value) is list else tuple(items)
