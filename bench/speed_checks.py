@@ -1,0 +1,85 @@
+"""False-failure rate of the speed checks: the reference graded many times under load.
+
+Run: .venv/bin/python bench/speed_checks.py [--runs 200] [--no-load]
+
+Each run measures exactly what checks 1.15 / 1.16 measure (a fresh sandboxed session, CPU
+time of the child read from the kernel, medians of repeats; the reference timed in this
+process) while another process keeps the other core busy. Prints the distribution of the
+speedups (vectorized vs naive) and of the vectorized / reference cost ratio, with the margin
+to each threshold, and counts the runs that would have failed.
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def burn(stop) -> None:
+    x = 0
+    while not stop.is_set():
+        for i in range(100000):
+            x += i * i
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=200)
+    ap.add_argument("--no-load", action="store_true")
+    args = ap.parse_args()
+    from grader.sandbox import Sandbox, Zygote
+
+    zygote = Zygote()
+    import torch
+
+    from grader.checks import linear_classifier as lc
+    from grader.public_checks.linear_classifier import loss_inputs
+    from grader.runner import load_reference
+
+    ref = load_reference("linear_classifier")
+    code = Path(tempfile.mkdtemp())
+    (code / "linear_classifier.py").write_text((REPO / "solutions" / "linear_classifier.py").read_text())
+    stop = mp.Event()
+    loader = None if args.no_load else mp.Process(target=burn, args=(stop,), daemon=True)
+    if loader:
+        loader.start()
+    W, X, y = loss_inputs(torch.Generator().manual_seed(7), 128, 3073, 10)
+    a = (W, X, y, 0.01)
+    figures = {"svm": [], "softmax": []}
+    ratios = {"svm": [], "softmax": []}
+    t0 = time.time()
+    try:
+        with Sandbox(code, zygote=zygote) as sb:
+            for i in range(args.runs):
+                for kind in ("svm", "softmax"):
+                    with sb.session("linear_classifier") as s:
+                        t_naive = lc._median_cpu(s, f"{kind}_loss_naive", a, repeat=1, runs=3, timeout=60)
+                        t_vec = lc._median_cpu(s, f"{kind}_loss_vectorized", a, repeat=20, runs=5, timeout=60)
+                    t_ref = lc._reference_cpu(getattr(ref, f"{kind}_loss_vectorized"), a, repeat=20, runs=5)
+                    figures[kind].append(t_naive / t_vec)
+                    ratios[kind].append((t_vec / t_ref, t_vec > lc.REFERENCE_FACTOR * t_ref + 2e-3))
+    finally:
+        stop.set()
+        zygote.close()
+    print(f"{args.runs} runs in {time.time() - t0:.0f} s, other core {'idle' if args.no_load else 'busy'}")
+    for kind in ("svm", "softmax"):
+        sp = sorted(figures[kind])
+        floor = lc.SPEEDUP_FLOOR["cpu"][kind]
+        rr = sorted(r for r, _ in ratios[kind])
+        fails = sum(1 for v in sp if v < floor) + sum(1 for _, bad in ratios[kind] if bad)
+        print(f"{kind}: speedup min {sp[0]:.1f}x  p1 {sp[len(sp) // 100]:.1f}x  median {statistics.median(sp):.1f}x  "
+              f"max {sp[-1]:.1f}x; floor {floor:g}x (min is {sp[0] / floor:.1f}x the floor)")
+        print(f"{kind}: vectorized / reference CPU time: median {statistics.median(rr):.2f}, max {rr[-1]:.2f}; "
+              f"limit {lc.REFERENCE_FACTOR:g}x the reference + 2 ms")
+        print(f"{kind}: runs that would fail: {fails}")
+
+
+if __name__ == "__main__":
+    main()
