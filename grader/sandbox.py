@@ -254,7 +254,11 @@ class Sandbox:
         try:
             s._start()
         except StudentImportError as exc:
+            s.close()
             self._imports[module] = _ImportOutcome(exc)
+            raise
+        except BaseException:
+            s.close()
             raise
         self._imports[module] = _ImportOutcome(None)
         return s
@@ -278,6 +282,7 @@ class StudentSession:
         self.seed = seed
         self.limits = limits
         self.pid: int | None = None
+        self._worker_pid: int | None = None  # the process that runs the student's code
         self._conn: socket.socket | None = None
         self._status_r: int | None = None
         self._out = _Output(keep=limits.output_kb * 1024, kill_at=limits.output_kill_mb * 1024 * 1024)
@@ -317,7 +322,9 @@ class StudentSession:
         line = self._status_line(timeout=30.0)
         if not line.startswith("pid "):
             raise SandboxUnavailable(f"the sandbox could not start a process ({line!r})")
-        self.pid = int(line.split()[1])
+        fields = line.split()
+        self.pid = int(fields[1])  # isolated: init of the child's PID namespace; else the worker
+        self._worker_pid = int(fields[3]) if len(fields) > 3 else self.pid
         deadline = time.monotonic() + lim.import_timeout
         try:
             reply = self._receive(deadline, what=f"importing {self.module}.py")
@@ -549,19 +556,54 @@ class StudentSession:
         reply = self._request(msg, timeout or self.limits.call_timeout, what or name)
         return reply["value"]
 
-    def cpu_time(self) -> float:
-        """CPU seconds used so far by every thread of the child, read from the kernel (trusted)."""
-        total = 0
+    def _session_pids(self) -> list[int]:
+        """Every live process of this session: its PID namespace, else its process group."""
+        worker = self._worker_pid
+        if worker is None:
+            return []
         try:
-            for tid in os.listdir(f"/proc/{self.pid}/task"):
-                try:
-                    with open(f"/proc/{self.pid}/task/{tid}/schedstat") as f:
-                        total += int(f.read().split()[0])
-                except (OSError, ValueError, IndexError):
-                    pass
+            if self.sandbox.isolated:
+                ns = os.readlink(f"/proc/{worker}/ns/pid")
+
+                def member(n: int) -> bool:
+                    return os.readlink(f"/proc/{n}/ns/pid") == ns
+            else:
+                def member(n: int) -> bool:
+                    return os.getpgid(n) == worker
         except OSError:
-            pass
-        return total / 1e9
+            return []
+        pids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    if member(int(entry)):
+                        pids.append(int(entry))
+                except OSError:
+                    pass
+        return pids
+
+    def cpu_time(self) -> float:
+        """CPU seconds used so far by the student's processes, read from the kernel (trusted).
+
+        Every thread of every live process of the session counts, and so does the time of
+        the processes they have reaped: work handed to a helper process is not free.
+        """
+        total = 0.0
+        tick = os.sysconf("SC_CLK_TCK")
+        for pid in self._session_pids():
+            try:
+                for tid in os.listdir(f"/proc/{pid}/task"):
+                    try:
+                        with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                            total += int(f.read().split()[0]) / 1e9
+                    except (OSError, ValueError, IndexError):
+                        pass
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                total += (int(fields[13]) + int(fields[14])) / tick  # cutime + cstime: reaped children
+            except (OSError, ValueError, IndexError):
+                pass
+        return total
 
     def timed_call(self, func: str, *args: Any, repeat: int = 1, timeout: float | None = None,
                    **kwargs: Any) -> float:

@@ -107,24 +107,43 @@ def zygote_main(sock_fd: int) -> None:
 
 
 def _intermediate(request: dict, fds: list[int]) -> None:
-    """Between zygote and child: enters new namespaces, forks the child, reports its fate."""
+    """Between zygote and child: enters new namespaces, forks the child, reports its fate.
+
+    Isolated (root): the first process of the new PID namespace is a small init that
+    runs no student code; it forks the worker that does. The worker is therefore not
+    PID 1 (whose signals with default actions the kernel ignores, so ``os.abort()`` or
+    ``os.kill(os.getpid(), ...)`` would misbehave), and when the worker ends the init
+    exits, which kills every process left in the namespace (``setsid`` daemons included).
+    """
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     call_fd, out_fd, status_fd = fds
     _set_pdeathsig()
     isolate = bool(request.get("isolate")) and os.geteuid() == 0
     if isolate and not _unshare(CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC):
         isolate = False
+    ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid == 0:
-        os.close(status_fd)
+        os.close(ready_r)
         try:
-            _child(request, call_fd, out_fd, isolate)
+            if isolate:
+                _namespace_init(request, call_fd, out_fd, status_fd, ready_w)
+            else:
+                os.close(status_fd)
+                os.close(ready_w)
+                _child(request, call_fd, out_fd, isolate)
         except BaseException:  # noqa: BLE001
             pass
         os._exit(70)
     os.close(call_fd)
     os.close(out_fd)
-    os.write(status_fd, f"pid {pid} {int(isolate)}\n".encode())
+    os.close(ready_w)
+    worker = pid
+    if isolate:
+        os.read(ready_r, 1)  # the init has forked the worker (or died)
+        worker = next(iter(_children_of(pid)), pid)
+    os.close(ready_r)
+    os.write(status_fd, f"pid {pid} {int(isolate)} {worker}\n".encode())
     while True:
         try:
             _, status = os.waitpid(pid, 0)
@@ -134,8 +153,60 @@ def _intermediate(request: dict, fds: list[int]) -> None:
         except ChildProcessError:
             status = -1
             break
+    # isolated: the init has already reported the worker's status; this line is then unread
     os.write(status_fd, f"status {status}\n".encode())
     os.close(status_fd)
+
+
+def _children_of(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except (OSError, ValueError):
+        pass
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/status") as f:
+                    for line in f:
+                        if line.startswith("PPid:"):
+                            if int(line.split()[1]) == pid:
+                                out.append(int(entry))
+                            break
+            except (OSError, ValueError):
+                pass
+    return out
+
+
+def _namespace_init(request: dict, call_fd: int, out_fd: int, status_fd: int, ready_w: int) -> None:
+    """PID 1 of the child's namespace: fork the worker, reap, report its status, exit."""
+    worker = os.fork()
+    if worker == 0:
+        os.close(status_fd)
+        os.close(ready_w)
+        try:
+            _child(request, call_fd, out_fd, True)
+        except BaseException:  # noqa: BLE001
+            pass
+        os._exit(70)
+    os.close(call_fd)
+    os.close(out_fd)
+    os.write(ready_w, b"r")
+    os.close(ready_w)
+    status = -1
+    while True:
+        try:
+            done, st = os.wait()
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            break
+        if done == worker:
+            status = st
+            break
+    os.write(status_fd, f"status {status}\n".encode())
+    os._exit(0)  # the init leaving kills every process still in the namespace
 
 
 # --------------------------------------------------------------------------- child
