@@ -151,8 +151,13 @@ def check(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         run = grade_to_file(args.submission, Path(tmp) / "results.json", parts=args.part,
                             data_root=args.data_root, public_only=True, progress=_progress)
-        if run is None:
-            print((Path(tmp) / "results.json").read_text())
+        if run is None:  # nothing could be graded: say why in words, not as JSON
+            import json
+
+            doc = json.loads((Path(tmp) / "results.json").read_text())
+            for test in doc["tests"]:
+                if test.get("visibility", "visible") != "hidden":
+                    print(f"{test['name']}: {test.get('output', '')}")
             return 0
     print(format_table(run))
     print("\nThese are the public checks only; the autograder runs more.")

@@ -100,7 +100,10 @@ def check(title: str, *, depends: tuple[str, ...] | list[str] = (), timeout: flo
     """Declare a check. ``depends`` names other checks (by function name) of the same part."""
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        part = fn.__globals__.get("PART")
+        # partial_credit/leaderboard wrappers are defined in gradescope-utils: their globals are not the
+        # check module's, so look for PART through every layer down to the check's own function
+        part = next((layer.__globals__["PART"] for layer in reversed(wrapper_layers(fn))
+                     if isinstance(getattr(layer, "__globals__", {}).get("PART"), Part)), None)
         if not isinstance(part, Part):
             raise TypeError(f"{fn.__module__} must define PART = Part(...) before declaring checks")
         PARTS.setdefault(part.name, part)
@@ -157,6 +160,11 @@ def load_checks(parts: list[str] | None = None, *, public_only: bool = False) ->
             if public_only and not c.public:
                 continue
             selected.append(c)
+    for c in selected:
+        known = {other.id for other in CHECKS[c.part]}
+        unknown = [d for d in c.depends if d not in known]
+        if unknown:
+            raise ValueError(f"check {c.key} depends on {', '.join(unknown)}, which part {c.part} does not declare")
     return sorted(selected, key=lambda c: (c.part, _number_key(c.number), c.id))
 
 

@@ -77,7 +77,7 @@ def to_json(run: RunResult) -> dict[str, Any]:
     for c in run.checks:
         label = {Outcome.PASSED: "", Outcome.FAILED: "", Outcome.ERROR: "[grader error] ",
                  Outcome.SKIPPED: "[not run] "}[c.outcome]
-        text = label + c.message
+        text = (label if not c.message.startswith("Not run") else "") + c.message  # no "[not run] Not run:"
         if c.student_output.strip():
             text += "\n\nYour code printed:\n" + _clip(c.student_output, 4000)
         entry: dict[str, Any] = {
@@ -102,7 +102,7 @@ def to_json(run: RunResult) -> dict[str, Any]:
                 "extra_data": {"outcome": "error", "check": c.key},
             })
     doc: dict[str, Any] = {
-        "score": round(_finite(run.score), 4),
+        "score": round(sum(_finite(c.score) for c in run.checks), 4),  # one NaN must not zero the total
         "execution_time": round(run.execution_time, 3),
         "output": _clip(run.output, MAX_TOP_OUTPUT),
         "stdout_visibility": "hidden",
@@ -133,7 +133,7 @@ def write_json(doc: dict[str, Any], path: Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".results-", suffix=".json", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(doc, f, indent=2)
+            json.dump(doc, f, indent=2, allow_nan=False)  # NaN/Infinity are not JSON: refuse them
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import math
 import os
 import sys
 import tempfile
@@ -121,8 +122,15 @@ class Context:
     def shared(self, key: str, make: Callable[[], Any]) -> Any:
         """A value computed once per grading run (e.g. reference outputs, loaded data)."""
         if key not in self._shared:
-            self._shared[key] = make()
-        return self._shared[key]
+            try:
+                self._shared[key] = make()
+            except Exception as exc:  # remembered: every check that needs it fails the same way, once
+                self._shared[key] = _SharedFailure(exc)
+                raise
+        value = self._shared[key]
+        if isinstance(value, _SharedFailure):
+            raise value.exc
+        return value
 
     def data(self, dataset: str = "cifar10") -> Any:
         """Raw uint8 splits of ``dataset`` (see grader.data), loaded once per run."""
@@ -144,6 +152,11 @@ class Context:
         for s in self._sessions:
             s.close()
         self._stack.close()
+
+
+@dataclass
+class _SharedFailure:
+    exc: Exception
 
 
 def _reset_wrapper_state(fn: Callable[..., Any]) -> None:
@@ -193,9 +206,11 @@ def run_check(check: Check, ctx: Context) -> CheckResult:
         value = _wrapper_value(check.fn, "__score__")
         if value is not None:
             try:
-                result.score = min(max(float(value), 0.0), check.weight)
+                score = float(value)
             except (TypeError, ValueError):
-                pass
+                score = 0.0
+            # a NaN would make the run's total NaN, which the writer turns into 0 for every check
+            result.score = min(max(score, 0.0), check.weight) if math.isfinite(score) else 0.0
             if result.outcome == Outcome.PASSED and result.score < check.weight:
                 result.message = "Partial credit." if result.message == "Passed." else result.message
     if ctx.notes:
@@ -203,10 +218,42 @@ def run_check(check: Check, ctx: Context) -> CheckResult:
     if check.leaderboard is not None:
         value = _wrapper_value(check.fn, "__leaderboard_value__")
         column, order = check.leaderboard
-        if value is not None and isinstance(value, (int, float)) and value == value:
-            result.leaderboard = {"name": column, "value": float(value), "order": order}
+        entry_value = _leaderboard_value(value)
+        if entry_value is not None:
+            result.leaderboard = {"name": column, "value": entry_value, "order": order}
     result.seconds = time.monotonic() - start
     return result
+
+
+def _leaderboard_value(value: Any) -> float | str | None:
+    """A value Gradescope accepts (finite number or text), or None; numpy/torch scalars included."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _dependency_order(checks: list[Check]) -> list[Check]:
+    """``checks`` in their given order, except that a selected dependency always runs before its dependents."""
+    pending = list(checks)
+    keys = {c.key for c in checks}
+    done: set[str] = set()
+    ordered: list[Check] = []
+    while pending:
+        for i, c in enumerate(pending):
+            if all(f"{c.part}.{d}" in done or f"{c.part}.{d}" not in keys for d in c.depends):
+                break
+        else:  # a dependency cycle: run the rest as given (the registry rejects cycles it can see)
+            i = 0
+        c = pending.pop(i)
+        done.add(c.key)
+        ordered.append(c)
+    return ordered
 
 
 def _skip(check: Check, message: str) -> CheckResult:
@@ -225,6 +272,7 @@ def run(checks: list[Check], files: dict[str, PartFiles], options: GradingOption
     shared: dict[str, Any] = {}
     sandboxes: dict[str, Sandbox | None] = {}
     sandbox_errors: dict[str, str] = {}
+    checks = _dependency_order(list(checks))
     try:
         for i, check in enumerate(checks, start=1):
             part = PARTS[check.part]
@@ -234,8 +282,14 @@ def run(checks: list[Check], files: dict[str, PartFiles], options: GradingOption
             failed_deps = [d for d in check.depends
                            if f"{check.part}.{d}" in by_key and by_key[f"{check.part}.{d}"].outcome != Outcome.PASSED]
             missing_deps = [d for d in check.depends if f"{check.part}.{d}" not in by_key]
-            if failed_deps:
-                titles = ", ".join(f"'{by_key[f'{check.part}.{d}'].title}'" for d in failed_deps)
+            grader_errors = [d for d in failed_deps if by_key[f"{check.part}.{d}"].outcome == Outcome.ERROR]
+            if failed_deps and len(grader_errors) == len(failed_deps):
+                titles = ", ".join(f"'{by_key[f'{check.part}.{d}'].title}'" for d in grader_errors)
+                res = _skip(check, f"Not run: it builds on {titles}, which the grader could not grade (a grader "
+                                   "error, not a problem with your code).")
+            elif failed_deps:
+                titles = ", ".join(f"'{by_key[f'{check.part}.{d}'].title}'" for d in failed_deps
+                                   if d not in grader_errors)
                 res = _skip(check, f"Not run: fix {titles} first (this check builds on it).")
             elif time.monotonic() >= run_deadline:
                 res = _skip(check, "Not run: the autograder's time budget was used up by earlier checks. Make your "
@@ -257,7 +311,8 @@ def run(checks: list[Check], files: dict[str, PartFiles], options: GradingOption
                                       max_score=check.weight, score=0.0, outcome=Outcome.ERROR,
                                       message="The autograder could not run your code safely; this is not your "
                                               "fault. The course staff can see the details.",
-                                      staff_message=sandbox_errors[check.part], visibility=check.visibility)
+                                      staff_message=sandbox_errors[check.part], visibility=check.visibility,
+                                      tags=check.tags)
                 else:
                     ctx = Context(check, part, pf, sandboxes[check.part], options, deadline, shared)
                     res = run_check(check, ctx)
