@@ -142,6 +142,7 @@ def collect(submission: Path, parts: list[Part], scratch: Path) -> dict[str, Par
         raise SubmissionError(f"The submission folder {submission} does not exist.")
     finder = _Finder(submission)
     zip_finder: _Finder | None = None
+    zip_error = ""
     out: dict[str, PartFiles] = {}
     for part in parts:
         code_dir = scratch / part.name
@@ -150,15 +151,22 @@ def collect(submission: Path, parts: list[Part], scratch: Path) -> dict[str, Par
         out[part.name] = pf
 
         def find(name: str) -> tuple[Path | None, str, list[str]]:
-            nonlocal zip_finder
+            nonlocal zip_finder, zip_error
             path, problem, notes = finder.find(name)
             if path is None and not problem:
                 if zip_finder is None:
-                    extracted = _extract_zips(submission, scratch)
+                    try:
+                        extracted = _extract_zips(submission, scratch)
+                    except Exception as exc:  # noqa: BLE001 - a corrupt or hostile zip is the student's to fix
+                        extracted = None
+                        zip_error = (f"the zip file in your submission could not be unpacked ({type(exc).__name__}: "
+                                     f"{str(exc)[:200]}). Submit the files themselves, or a zip made again.")
                     zip_finder = _Finder(extracted) if extracted else _Finder(scratch / "none")
                 path, problem, notes2 = zip_finder.find(name)
                 if path is not None:
                     notes2.append(f"{name} was taken from the zip file in your submission.")
+                elif not problem and zip_error and name.endswith(".py"):
+                    problem = f"{name} was not found in your submission, and {zip_error}"
                 notes += notes2
             return path, problem, notes
 
