@@ -1,0 +1,89 @@
+"""Part 2 end to end: the reference earns every point, the untouched stubs earn none, and the
+training check keeps both its partial score and its leaderboard value."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import ASSIGNMENT, SOLUTIONS
+
+PART = ["metric_learning"]
+
+
+def test_reference_gets_full_marks(grade):
+    g = grade({"metric_learning.py": SOLUTIONS / "metric_learning.py"}, parts=PART)
+    assert g.not_passed() == set(), {k: g.output(k) for k in g.not_passed()}
+    assert g.score == sum(t["max_score"] for t in g.doc["tests"]) == 39
+    board = g.doc["leaderboard"]
+    assert [b["name"] for b in board] == ["probe accuracy"]
+    from grader.checks.metric_learning import KNN_FLOOR
+
+    assert 100 * KNN_FLOOR["sample"] <= board[0]["value"] <= 100
+    assert "untrained" in g.output("triplet_training") and "trained" in g.output("triplet_training")
+
+
+def test_untouched_stubs_get_zero(grade):
+    g = grade({"metric_learning.py": ASSIGNMENT / "metric_learning.py"}, parts=PART)
+    assert g.score == 0
+    outcomes = g.outcomes()
+    assert set(outcomes.values()) <= {"failed", "skipped"}, outcomes
+    for check_id, outcome in outcomes.items():
+        text = g.output(check_id)
+        if outcome == "failed":
+            assert "not implemented yet" in text, (check_id, text)
+        else:
+            assert "fix" in text and "first" in text
+    assert "leaderboard" not in g.doc or not g.doc["leaderboard"]
+
+
+def test_training_below_floor_keeps_partial_score_and_leaderboard(grade, monkeypatch):
+    """Stacked partial_credit + leaderboard: a failed floor keeps the improvement points and the value."""
+    from grader.checks import metric_learning as checks
+
+    monkeypatch.setitem(checks.KNN_FLOOR, "sample", 0.99)
+    monkeypatch.setitem(checks.TRAINING, "steps", 150)
+    g = grade({"metric_learning.py": SOLUTIONS / "metric_learning.py"}, parts=PART, checks=["triplet_training"])
+    t = g.by_check()["triplet_training"]
+    assert t["extra_data"]["outcome"] == "failed"
+    assert t["score"] == 4.0 and t["max_score"] == 8.0
+    assert "below the floor of 0.99" in t["output"]
+    assert g.doc["leaderboard"][0]["name"] == "probe accuracy" and 0 < g.doc["leaderboard"][0]["value"] < 99
+
+
+def test_statistics_helpers():
+    from grader.checks.metric_learning import binomial_tail_bound, knn_accuracy
+
+    # at the mean the bound is trivial; far in either tail it is tiny
+    assert binomial_tail_bound(50, 100, 0.5) == 1.0
+    assert binomial_tail_bound(90, 100, 0.5) < 1e-10
+    assert binomial_tail_bound(5, 100, 0.5) < 1e-10
+    # the bound holds: it is never below the exact tail probability
+    n, p = 60, 0.1
+    pmf = [torch.distributions.Binomial(n, torch.tensor(p)).log_prob(torch.tensor(float(k))).exp().item()
+           for k in range(n + 1)]
+    for k in range(n + 1):
+        exact = sum(pmf[k:]) if k >= n * p else sum(pmf[:k + 1])
+        assert binomial_tail_bound(k, n, p) >= exact * (1 - 1e-5), k
+    Zt = torch.tensor([[0.0], [1.0], [10.0], [11.0]])
+    yt = torch.tensor([0, 0, 1, 1])
+    assert knn_accuracy(Zt, yt, torch.tensor([[0.5], [10.5]]), torch.tensor([0, 1]), k=2) == 1.0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_reference_sampler_contract_and_uniform_under_other_seeds(seed):
+    """The reference passes the parent-side validation for several generators (no flaky seed)."""
+    import importlib.util
+
+    from grader.public_checks.metric_learning import validate_triplets
+
+    spec = importlib.util.spec_from_file_location("_ml_ref_test", SOLUTIONS / "metric_learning.py")
+    ref = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ref)
+    gen = torch.Generator().manual_seed(seed)
+    for labels in (torch.randint(0, 5, (40,), generator=gen), torch.tensor([1, 1, 1]), torch.tensor([3, 4, 5]),
+                   torch.tensor([], dtype=torch.int64)):
+        a, p, n = ref.sample_triplets(labels, gen)
+        if labels.numel():
+            validate_triplets((a, p, n), labels, "reference")
+        else:
+            assert a.numel() == p.numel() == n.numel() == 0
