@@ -52,6 +52,8 @@ def _type_name(x: object) -> str:
 
 def _layout_name(t: torch.Tensor) -> str:
     try:
+        if t.device.type == "meta":
+            return "on device meta (no data)"
         if t.is_quantized:
             return "quantized"
         if getattr(t, "is_nested", False):
@@ -59,6 +61,11 @@ def _layout_name(t: torch.Tensor) -> str:
         return str(t.layout).removeprefix("torch.").replace("_", " ")
     except Exception:  # noqa: BLE001
         return "unusual"
+
+
+def _tensor_kind(t: torch.Tensor) -> str:
+    name = _layout_name(t)
+    return f"tensor {name}" if name.startswith("on device") else f"{name} tensor"
 
 
 def _shape_summary(t: torch.Tensor) -> str:
@@ -69,10 +76,10 @@ def _shape_summary(t: torch.Tensor) -> str:
 
 
 def _plain_tensor(t: Any) -> torch.Tensor | None:
-    """``t`` when it is an ordinary dense tensor the parent can compare; None otherwise."""
+    """``t`` when it is an ordinary dense tensor holding data the parent can compare; None otherwise."""
     try:
         if type(t) is not torch.Tensor or t.layout != torch.strided or t.is_quantized \
-                or getattr(t, "is_nested", False):
+                or getattr(t, "is_nested", False) or t.device.type == "meta":
             return None
     except Exception:  # noqa: BLE001
         return None
@@ -96,7 +103,7 @@ def to_wire(value: Any, depth: int = 0) -> Any:
         plain = _plain_tensor(value)
         if plain is not None:
             return compact(plain)
-        return {"__opaque__": f"{_layout_name(value)} tensor", "summary": _shape_summary(value)}
+        return {"__opaque__": _tensor_kind(value), "summary": _shape_summary(value)}
     if isinstance(value, torch.Tensor):
         try:
             summary = f"shape {tuple(value.shape)}"
@@ -133,7 +140,7 @@ def from_wire(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
         # a hostile child controls what it sends: only dense tensors reach the checks
         if _plain_tensor(value) is None:
-            return Opaque(f"{_layout_name(value)} tensor", _shape_summary(value))
+            return Opaque(_tensor_kind(value), _shape_summary(value))
         return value
     if t is dict:
         if "__opaque__" in value:

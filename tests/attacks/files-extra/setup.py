@@ -1,0 +1,1 @@
+open("@@MARKER@@.conftest", "w").write("imported")

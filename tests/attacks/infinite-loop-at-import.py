@@ -1,0 +1,3 @@
+# A training loop left at the top level of the module: importing it never finishes.
+while True:
+    pass

@@ -1,0 +1,3 @@
+# Unbounded recursion.
+def svm_loss_naive(W, X, y, reg):
+    return svm_loss_naive(W, X, y, reg)

@@ -1,0 +1,471 @@
+"""Hostile and broken submissions: every fixture under tests/attacks/ graded end to end.
+
+Each fixture is named after what it does. A ``<name>.py`` fixture is appended to the
+reference solution (a later ``def`` replaces the reference's function), so exactly one
+thing is wrong with the submission; a ``<name>/`` folder is copied as the submission;
+a ``<name>.cells.py`` file lists notebook cells (``# %%`` starts a cell, ``# %% reference``
+is a cell holding the reference solution). ``@@NAME@@`` placeholders are filled in by
+the test (paths of this run, a port, a marker prefix).
+
+Every test asserts the outcome of each check it runs, key phrases of the message the
+student reads, that the other checks are still graded, that the score is exactly the
+points of the checks that passed, and (through ``grade_attack``) that results.json is
+schema-valid and was written by the grader.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import stat
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import REPO, SOLUTIONS, Graded, reference_source, write_submission
+
+from grader import results as res
+from grader.sandbox import Limits
+
+ATTACKS = Path(__file__).parent / "attacks"
+NOBODY_WRITABLE = 0o1777
+
+# Short limits so that a fixture that hangs costs seconds, not minutes.
+FAST = Limits(import_timeout=8.0, call_timeout=4.0, call_timeout_cap=4.0, memory_mb=512, file_mb=16,
+              output_kill_mb=4, max_processes=32)
+
+S = "svm_naive_data_term"          # svm_loss_naive against the reference (4 points)
+SM = "softmax_naive_data_term"     # softmax_loss_naive against the reference (4 points)
+P = "predict_contract"             # predict_linear_classifier, called directly (2 points)
+G = "public_svm_grid"              # svm_get_search_params, called directly (1 point)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture
+def box():
+    """A folder every user can traverse (like /autograder/results); removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="attack-"))
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def fill(text: str, subs: dict[str, str]) -> str:
+    for key, value in subs.items():
+        text = text.replace(f"@@{key}@@", value)
+    assert "@@" not in text.replace("@@REFERENCE@@", ""), f"unfilled placeholder in {text[:200]!r}"
+    return text.replace("@@REFERENCE@@", reference_source())
+
+
+def cells_to_notebook(text: str) -> str:
+    cells: list[str] = []
+    for line in text.splitlines(keepends=True):
+        if line.startswith("# %% reference"):
+            cells += [reference_source(), ""]
+        elif line.startswith("# %%"):
+            cells.append("")
+        elif cells:
+            cells[-1] += line
+    nb = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                     "source": c} for c in cells if c.strip()],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    return json.dumps(nb)
+
+
+def attack(name: str, **subs: str) -> dict[str, str | bytes]:
+    """The submission files of fixture ``name`` with placeholders filled in."""
+    if (ATTACKS / f"{name}.py").is_file():
+        text = fill((ATTACKS / f"{name}.py").read_text(), subs)
+        return {"linear_classifier.py": reference_source() + f"\n\n# ---- attack: {name}\n" + text}
+    if (ATTACKS / f"{name}.cells.py").is_file():
+        return {"linear_classifier.ipynb": cells_to_notebook(fill((ATTACKS / f"{name}.cells.py").read_text(), subs))}
+    folder = ATTACKS / name
+    assert folder.is_dir(), f"no fixture named {name}"
+    files: dict[str, str | bytes] = {}
+    if not any(p.name.lower().startswith("linear_classifier") for p in folder.iterdir()):
+        files["linear_classifier.py"] = reference_source()  # the folder only adds files next to it
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            rel = str(path.relative_to(folder))
+            data = path.read_bytes()
+            try:
+                files[rel] = fill(data.decode(), subs)
+            except UnicodeDecodeError:
+                files[rel] = data
+    return files
+
+
+def grade_attack(box: Path, files: dict | Path, checks: list[str], *, limits: Limits = FAST,
+                 budget: float | None = None) -> Graded:
+    """Grade like Gradescope does (results in a root-owned folder), validate results.json."""
+    from grader.commands import grade_to_file
+
+    folder = files if isinstance(files, Path) else write_submission(box / "submission", files)
+    results_dir = box / "results"
+    results_dir.mkdir(exist_ok=True)
+    os.chmod(results_dir, 0o755)
+    results_path = results_dir / "results.json"
+    grade_to_file(folder, results_path, checks=checks, limits=limits, budget=budget)
+    st = results_path.lstat()
+    assert stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid(), "results.json was not written by the grader"
+    doc = json.loads(results_path.read_text())
+    res.validate(doc)
+    assert sorted(p.name for p in results_dir.iterdir()) == ["results.json"], list(results_dir.iterdir())
+    return Graded(doc, results_path)
+
+
+def expect(g: Graded, *, passed: tuple[str, ...] = (), failed: dict[str, list[str]] | None = None,
+           skipped: dict[str, list[str]] | None = None) -> None:
+    """Exact outcomes, key phrases of each message, and a score of exactly the passed checks."""
+    failed = failed or {}
+    skipped = skipped or {}
+    outcomes = g.outcomes()
+    assert set(outcomes) == set(passed) | set(failed) | set(skipped), outcomes
+    for cid in passed:
+        assert outcomes[cid] == "passed", (cid, g.output(cid))
+    for group, want in ((failed, "failed"), (skipped, "skipped")):
+        for cid, phrases in group.items():
+            text = g.output(cid)
+            assert outcomes[cid] == want, (cid, outcomes[cid], text)
+            for phrase in phrases:
+                assert phrase.lower() in text.lower(), (cid, phrase, text)
+            assert "not your fault" not in text.lower(), text  # a student fault is never blamed on the grader
+    earned = sum(t["max_score"] for cid, t in g.by_check().items() if cid in passed)
+    assert g.score == pytest.approx(earned), (g.score, earned, outcomes)
+    for cid, t in g.by_check().items():
+        assert t["score"] == (t["max_score"] if cid in passed else 0), (cid, t)
+
+
+# ----------------------------------------------------------------------------- faults: the whole module
+
+
+@pytest.mark.parametrize("name, phrases", [
+    ("syntax-error", ["has a syntax error", "none of its functions can be graded", "def svm_loss_naive(W, X, y, reg)"]),
+    ("exception-at-import", ["raised KeyError while being imported", "cifar10", "_data = {}"]),
+    ("missing-module-import", ["could not be imported", "ModuleNotFoundError", "tensorflow_addons_not_installed",
+                               "Only torch, numpy and the Python standard library"]),
+    ("infinite-loop-at-import", ["did not finish within 8 s", "top level of the module", "into functions"]),
+    ("exit-at-import", ["calls exit() while being imported", "Remove exit()"]),
+])
+def test_module_level_fault_fails_every_check_with_the_reason(box, name, phrases):
+    t0 = time.monotonic()
+    g = grade_attack(box, attack(name), [S, P])
+    expect(g, failed={S: phrases, P: phrases})
+    # an import that hangs is waited for once, not once per check
+    assert time.monotonic() - t0 < 30
+
+
+# ----------------------------------------------------------------------------- faults: one function
+
+
+@pytest.mark.parametrize("name, phrases", [
+    ("infinite-loop-in-function", ["svm_loss_naive() did not return within 4 s", "infinite loop"]),
+    ("very-slow-but-correct", ["svm_loss_naive() did not return within 4 s", "far slower than needed"]),
+    ("exit-in-function", ["svm_loss_naive() called exit()", "Functions must return their result"]),
+    ("sys-exit-in-function", ["svm_loss_naive() called exit()/sys.exit(0)", "remove the exit call"]),
+    ("os-exit-in-function", ["ended the process (exit code 0)", "os._exit()", "Do not exit the interpreter"]),
+    ("os-abort-in-function", ["svm_loss_naive()", "aborted (os.abort()"]),
+    ("segfault-ctypes", ["svm_loss_naive()", "segmentation fault", "ctypes"]),
+    ("recursion-overflow", ["svm_loss_naive() raised RecursionError", "unbounded recursion",
+                            "return svm_loss_naive(W, X, y, reg)"]),
+    ("memory-bomb", ["svm_loss_naive() ran out of memory", "limit about 512 MB"]),
+    ("fork-bomb", ["svm_loss_naive()"]),
+    ("thread-bomb", ["svm_loss_naive() raised RuntimeError", "can't start new thread"]),
+    ("gigabytes-of-stdout", ["printed more than 4 MB of output", "Remove print statements from loops"]),
+    ("huge-file", ["svm_loss_naive() tried to write a file larger than 16 MB"]),
+])
+def test_function_fault_fails_only_its_check(box, name, phrases):
+    t0 = time.monotonic()
+    g = grade_attack(box, attack(name), [S, SM, P])
+    expect(g, passed=(SM, P), failed={S: phrases})
+    assert time.monotonic() - t0 < 40
+
+
+# ----------------------------------------------------------------------------- wrong values
+
+
+@pytest.mark.parametrize("name, failed, passed", [
+    ("wrong-shape", {S: ["dW has shape (4, 7), expected (7, 4)", "looks transposed"]}, (SM,)),
+    ("wrong-dtype", {S: ["dW has dtype torch.float32, expected torch.float64", "dtype=X.dtype"]}, (SM,)),
+    ("wrong-device", {S: ["dW must be a torch.Tensor", "tensor on device meta (no data)"]}, (SM,)),
+    ("nan-and-inf", {S: ["the loss is nan"], SM: ["dW contains infinite values (first at dW[0, 0])"]}, ()),
+    ("numpy-or-list-instead-of-tensor", {S: ["dW is a numpy.ndarray", "return a torch.Tensor"],
+                                         P: ["y_pred must be a torch.Tensor, got a list of 77 items"]}, (SM,)),
+    ("tensor-subclass-pretends-equal", {S: ["the loss must be a number or a 0-dimensional tensor",
+                                            "tensor subclass linear_classifier._AlwaysEqual"]}, (SM,)),
+    ("torch-function-object", {S: ["the loss must be a number or a 0-dimensional tensor",
+                                   "linear_classifier._Impostor"]}, (SM,)),
+    ("eq-always-true", {S: ["the loss must be a number", "linear_classifier._Yes"],
+                        P: ["y_pred must be a torch.Tensor, got a linear_classifier._Yes"],
+                        G: ["must return a tuple (learning_rates, regularization_strengths)", "_Yes"]}, (SM,)),
+    ("inplace-mutation-of-inputs", {S: ["modified its input X in place", "never assign into X"]}, (SM,)),
+    ("result-changes-between-calls", {S: ["returned different results for the same inputs on a second call",
+                                          "state kept between calls"]}, (SM,)),
+])
+def test_wrong_value_is_reported_and_never_trusted(box, name, failed, passed):
+    g = grade_attack(box, attack(name), [*failed, *passed])
+    expect(g, passed=passed, failed=failed)
+
+
+# ----------------------------------------------------------------------------- tampering
+
+
+def test_forge_results_json(box):
+    target = box / "results" / "results.json"
+    g = grade_attack(box, attack("forge-results-json", RESULTS=str(target)), [S, SM])
+    expect(g, passed=(S, SM))
+    assert g.path == target and "FORGED" not in target.read_text()
+    printed = g.output(S)
+    assert "forgery refused: write " + str(target) in printed, printed
+    assert "forgery refused: unlink " + str(target) in printed
+    assert "FORGERY SUCCEEDED" not in printed
+
+
+def test_fake_json_and_pass_lines_are_only_shown_as_output(box):
+    g = grade_attack(box, attack("fake-json-and-pass-lines"), [S, SM])
+    expect(g, passed=(SM,), failed={S: ["the loss is 123, expected"]})
+    text = g.output(S)
+    verdict, printed = text.split("Your code printed:", 1)
+    assert "PASSED 23/23" in printed and '"score": 60' in printed and "score" not in verdict
+    assert g.doc["stdout_visibility"] == "hidden" and g.score == 4
+
+
+def test_read_hidden_files(box, monkeypatch):
+    import grader.commands
+
+    metadata = box / "submission_metadata.json"
+    metadata.write_text('{"users": [{"email": "student@example.edu"}]}')
+    os.chmod(metadata, 0o644)
+    monkeypatch.setattr(grader.commands, "METADATA", metadata)
+    checks_dir = REPO / "grader" / "checks"
+    files = attack("read-hidden-files", CHECKS=str(checks_dir / "linear_classifier.py"),
+                   SOLUTION=str(SOLUTIONS / "linear_classifier.py"), METADATA=str(metadata),
+                   CHECKS_DIR=str(checks_dir), SOLUTIONS_DIR=str(SOLUTIONS))
+    g = grade_attack(box, files, [S])
+    expect(g, passed=(S,))
+    printed = g.output(S)
+    assert "snooping done" in printed and "LEAKED" not in printed, printed
+    assert stat.S_IMODE(metadata.stat().st_mode) & 0o077 == 0  # the grader locked it before running code
+
+
+def test_import_grader_package_and_call_it(box):
+    target = box / "results" / "results.json"
+    g = grade_attack(box, attack("import-grader-package", RESULTS=str(target)), [S])
+    expect(g, passed=(S,))
+    printed = g.output(S)
+    for label in ("hidden checks", "reference", "results writer"):
+        assert f"refused: {label}" in printed, printed
+    assert "GRADER ABUSED" not in printed
+
+
+def test_monkeypatching_torch_unittest_gradescope_utils_changes_nothing_in_the_grader(box):
+    import torch
+    import unittest
+
+    before = (torch.allclose, torch.equal, torch.Tensor.__eq__, unittest.TestCase.assertEqual)
+    g = grade_attack(box, attack("monkeypatch-torch-unittest-gradescope"), [S, P])
+    expect(g, passed=(P,), failed={S: ["the loss is 0, expected"]})
+    assert (torch.allclose, torch.equal, torch.Tensor.__eq__, unittest.TestCase.assertEqual) == before
+
+
+def test_shadow_modules_are_never_imported(box):
+    marker = box / "shadow"
+    os.chmod(box, NOBODY_WRITABLE)
+    g = grade_attack(box, attack("shadow-modules", MARKER=str(marker)), [S, P])
+    expect(g, passed=(S, P))
+    assert not list(box.glob("shadow.*"))
+
+
+def test_seeding_tricks_cannot_predict_hidden_inputs(box):
+    g = grade_attack(box, attack("seeding-tricks"), [S, SM])
+    expect(g, passed=(S, SM))
+    assert "PREDICTED" not in g.output(S)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
+def test_network_access_is_cut(box):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    server.setblocking(False)
+    try:
+        g = grade_attack(box, attack("network-access", PORT=str(server.getsockname()[1])), [S])
+        with pytest.raises(BlockingIOError):
+            server.accept()
+    finally:
+        server.close()
+    expect(g, passed=(S,))
+    printed = g.output(S)
+    assert "network refused: 127.0.0.1" in printed and "network refused: 1.1.1.1" in printed, printed
+    assert "NETWORK REACHED" not in printed
+
+
+# ----------------------------------------------------------------------------- processes left behind
+
+
+def test_setsid_double_fork_survivor_is_killed(box):
+    os.chmod(box, NOBODY_WRITABLE)
+    heartbeat = box / "heartbeat"
+    g = grade_attack(box, attack("setsid-survivor", HEARTBEAT=str(heartbeat)), [S])
+    expect(g, passed=(S,))
+    assert heartbeat.exists(), "the fixture did not manage to start its daemon"
+    first = heartbeat.read_text()
+    time.sleep(0.5)
+    assert heartbeat.read_text() == first, "a process of the submission is still running after grading"
+
+
+# ----------------------------------------------------------------------------- notebooks
+
+
+@pytest.mark.parametrize("name, phrases", [
+    ("notebook-malformed-json", ["linear_classifier.ipynb is not a valid notebook", "JSON is malformed",
+                                 "Re-download it"]),
+    ("notebook-nbformat3", ["notebook format 3", "save it again (format 4)"]),
+    ("notebook-no-code-cells", ["has no code cells, so there is nothing to grade"]),
+])
+def test_unusable_notebook(box, name, phrases):
+    g = grade_attack(box, attack(name), [S, P])
+    expect(g, failed={S: phrases, P: phrases})
+
+
+@pytest.mark.parametrize("name", ["notebook-magics-and-shell", "notebook-cell-never-ends"])
+def test_notebook_definitions_are_graded_and_nothing_else_runs(box, name):
+    os.chmod(box, NOBODY_WRITABLE)
+    t0 = time.monotonic()
+    g = grade_attack(box, attack(name, MARKER=str(box / "ran")), [S, P])
+    expect(g, passed=(S, P))
+    assert not list(box.glob("ran.*")), list(box.glob("ran.*"))
+    assert "the grader used the code of linear_classifier.ipynb" in g.doc["output"]
+    assert time.monotonic() - t0 < 30
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def test_missing_file(box):
+    g = grade_attack(box, attack("files-missing"), [S, P])
+    phrases = ["linear_classifier.py was not found in your submission (found: README.md)"]
+    expect(g, failed={S: phrases, P: phrases})
+
+
+@pytest.mark.parametrize("name, note", [
+    ("files-wrong-case", "Expected a file named exactly linear_classifier.py, found Linear_Classifier.py"),
+    ("files-duplicate-name", "found linear_classifier (1).py; the grader used it"),
+])
+def test_near_miss_file_name_is_graded_with_a_note(box, name, note):
+    g = grade_attack(box, attack(name), [S])
+    expect(g, passed=(S,))
+    assert note in g.doc["output"]
+
+
+def test_several_duplicates_are_not_guessed(box):
+    g = grade_attack(box, attack("files-several-duplicates"), [S])
+    expect(g, failed={S: ["several files look like it", "linear_classifier (1).py, linear_classifier (2).py",
+                          "Submit exactly one file"]})
+
+
+@pytest.mark.parametrize("target", ["/etc/passwd", str(SOLUTIONS / "linear_classifier.py")])
+def test_symlinked_module_is_refused(box, target):
+    folder = box / "submission"
+    folder.mkdir()
+    (folder / "linear_classifier.py").symlink_to(target)
+    (folder / "svm_best_model.pt").symlink_to("/etc/shadow")
+    g = grade_attack(box, folder, [S, "svm_saved_model_accuracy"])
+    expect(g, failed={S: ["linear_classifier.py is a symbolic link", "Submit the file itself"],
+                      "svm_saved_model_accuracy": ["svm_best_model.pt is a symbolic link"]})
+
+
+def test_extra_files_are_ignored(box):
+    os.chmod(box, NOBODY_WRITABLE)
+    g = grade_attack(box, attack("files-extra", MARKER=str(box / "ran")), [S])
+    expect(g, passed=(S,))
+    assert not list(box.glob("ran.*"))
+
+
+def test_submission_zipped_inside_a_folder(box):
+    folder = box / "submission"
+    folder.mkdir()
+    escaped = box / "escaped.py"
+    with zipfile.ZipFile(folder / "hw1.zip", "w") as zf:
+        zf.writestr("hw1/linear_classifier.py", reference_source())
+        zf.writestr("../../escaped.py", "print('escaped')")
+        zf.writestr(str(escaped), "print('escaped')")
+        link = zipfile.ZipInfo("hw1/svm_best_model.pt")
+        link.external_attr = (0o120777 << 16)
+        zf.writestr(link, "/etc/shadow")
+    g = grade_attack(box, folder, [S])
+    expect(g, passed=(S,))
+    assert "linear_classifier.py was taken from the zip file" in g.doc["output"]
+    assert not escaped.exists()
+
+
+def test_corrupt_zip_is_the_students_to_fix(box):
+    g = grade_attack(box, {"submission.zip": b"PK\x03\x04 this is not really a zip"}, [S])
+    expect(g, failed={S: ["could not be unpacked", "BadZipFile"]})
+
+
+# ----------------------------------------------------------------------------- time budget, grader crashes
+
+
+def test_time_budget_reports_unstarted_checks_as_not_run(box):
+    t0 = time.monotonic()
+    slow = Limits(import_timeout=8.0, call_timeout=60.0, memory_mb=512)
+    g = grade_attack(box, attack("infinite-loop-in-function"), [S, SM, P], limits=slow, budget=5)
+    elapsed = time.monotonic() - t0
+    budget_phrases = ["Not run:", "time budget was used up by earlier checks", "Make your code faster"]
+    expect(g, failed={S: ["svm_loss_naive() did not return within"]},
+           skipped={SM: budget_phrases, P: budget_phrases})
+    assert elapsed < 5 + 20, elapsed
+
+
+@pytest.mark.parametrize("exc", [RuntimeError("grader bug"), MemoryError(), KeyboardInterrupt()])
+def test_grader_crash_still_writes_a_valid_results_file(box, monkeypatch, exc):
+    import grader.runner
+    from grader.commands import grade_to_file
+
+    def broken(*args, **kwargs):
+        raise exc
+
+    monkeypatch.setattr(grader.runner, "run", broken)
+    folder = write_submission(box / "submission", {"linear_classifier.py": reference_source()})
+    path = box / "results.json"
+    if isinstance(exc, KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt):
+            grade_to_file(folder, path, checks=[S])
+    else:
+        assert grade_to_file(folder, path, checks=[S]) is None
+    doc = json.loads(path.read_text())
+    res.validate(doc)
+    assert doc["score"] == 0
+    visible = [t for t in doc["tests"] if t.get("visibility") != "hidden"]
+    assert len(visible) == 1 and "could not finish grading" in visible[0]["output"]
+    assert "not a problem with your code" in visible[0]["output"]
+    staff = [t for t in doc["tests"] if t.get("visibility") == "hidden"]
+    assert staff and type(exc).__name__ in staff[0]["output"]
+
+
+def test_fallback_results_exist_before_any_student_code_runs(box, monkeypatch):
+    """If the whole process is killed mid-run (e.g. by Gradescope), the fallback file is what remains."""
+    import grader.runner
+
+    seen = {}
+
+    def spy(*args, **kwargs):
+        doc = json.loads((box / "results.json").read_text())
+        res.validate(doc)
+        seen["doc"] = doc
+        raise SystemExit(3)
+
+    monkeypatch.setattr(grader.runner, "run", spy)
+    from grader.commands import grade_to_file
+
+    folder = write_submission(box / "submission", {"linear_classifier.py": reference_source()})
+    with pytest.raises(SystemExit):
+        grade_to_file(folder, box / "results.json", checks=[S])
+    assert seen["doc"]["score"] == 0 and "grading did not complete" in json.dumps(seen["doc"])
+    res.validate(json.loads((box / "results.json").read_text()))
