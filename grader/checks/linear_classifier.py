@@ -42,9 +42,15 @@ def _source(ctx) -> static.Module:
 
 
 def _diagnosis(kind: str, loss: float, dW, ref, W, X, y, reg) -> str:
-    """Name the likely bug by matching the student's output against known wrong variants."""
+    """Name the likely bug by matching the student's output against known wrong variants.
+
+    Only what is wrong gets a hint, and a variant that coincides with the right answer on these
+    inputs (e.g. anything about the regulariser when reg = 0) is never offered.
+    """
     N = X.shape[0]
     R = float((W * W).sum())
+    ref_loss, ref_dW = ref(W, X, y, reg)
+    ref_loss = float(ref_loss)
     data_loss, data_dW = ref(W, X, y, 0.0)
     data_loss = float(data_loss)
     loss_hints = [
@@ -57,11 +63,15 @@ def _diagnosis(kind: str, loss: float, dW, ref, W, X, y, reg) -> str:
         (data_loss, "The loss is missing the regularisation term reg * sum(W * W)."),
         (-(data_loss + reg * R), "The loss has the wrong sign."),
     ]
+    scores = X @ W
+    rows = torch.arange(N)
     if kind == "svm":
         loss_hints.append((data_loss + 1.0 + reg * R, "The loss counts the correct class (j == y[i]), which "
                                                       "adds a margin of 1 per example: skip it."))
-    if kind == "softmax":
-        loss_hints.append((data_loss * N / 1.0 + reg * R, "The loss is summed instead of averaged."))
+        no_delta = (scores - scores[rows, y][:, None]).clamp(min=0)
+        no_delta[rows, y] = 0
+        loss_hints.append((float(no_delta.sum()) / N + reg * R,
+                           "The margins lack the margin delta of 1: use max(0, s_j - s_{y_i} + 1)."))
     grad_hints = [
         (data_dW * N + 2 * reg * W, "dW is summed over the examples instead of averaged: divide the data term of dW "
                                     "by N."),
@@ -69,18 +79,32 @@ def _diagnosis(kind: str, loss: float, dW, ref, W, X, y, reg) -> str:
         (data_dW, "dW is missing the gradient of the regulariser, 2 * reg * W."),
         (data_dW + 2 * reg * W / N, "The regulariser's gradient is divided by N; only the data term is averaged."),
         (-(data_dW + 2 * reg * W), "dW has the wrong sign."),
+        (-data_dW + 2 * reg * W, "The data term of dW has the wrong sign."),
         (data_dW * N + 2 * reg * W * N, "dW is not divided by N."),
     ]
+    if kind == "softmax":
+        onehot = torch.zeros_like(scores)
+        onehot[rows, y] = 1.0
+        grad_hints.append((data_dW + X.t().mm(onehot) / N + 2 * reg * W,
+                           "dW does not subtract 1 at the correct class: column y_i gets (p_{y_i} - 1) * x_i."))
+
+    def near(a: float, b: float) -> bool:
+        return abs(a - b) <= 1e-7 * max(1.0, abs(a), abs(b))
+
     msgs = []
-    for value, text in loss_hints:
-        if abs(loss - value) <= 1e-7 * max(1.0, abs(value)):
-            msgs.append(text)
-            break
-    if isinstance(dW, torch.Tensor) and tuple(dW.shape) == tuple(W.shape):
-        for value, text in grad_hints:
-            if torch.allclose(dW.double().cpu(), value.double(), rtol=1e-6, atol=1e-12):
+    if not near(loss, ref_loss):
+        for value, text in loss_hints:
+            if not near(value, ref_loss) and near(loss, value):
                 msgs.append(text)
                 break
+    if isinstance(dW, torch.Tensor) and tuple(dW.shape) == tuple(W.shape):
+        got = dW.detach().double().cpu()
+        if not torch.allclose(got, ref_dW.double(), rtol=1e-6, atol=1e-10):
+            for value, text in grad_hints:
+                if (not torch.allclose(value.double(), ref_dW.double(), rtol=1e-6, atol=1e-10)
+                        and torch.allclose(got, value.double(), rtol=1e-6, atol=1e-12)):
+                    msgs.append(text)
+                    break
     return " ".join(msgs)
 
 
@@ -233,8 +257,11 @@ def _static(ctx, func: str) -> None:
         raise CheckFailed(f"{func} is not defined in {PART.module}.py.")
     loops = src.loops(func)
     if loops:
-        raise CheckFailed(f"{func} must not use Python loops, but it uses {loops[0]}. Compute all scores at once "
-                          "(X @ W) and build the gradient with matrix products and indexing.")
+        own = [f for f in loops if f.function == func]
+        called = "" if own else (f" It calls {loops[0].function}, which loops: write the vectorized version without "
+                                 "calling it.")
+        raise CheckFailed(f"{func} must not use Python loops, but it uses {loops[0]}.{called} Compute all scores at "
+                          "once (X @ W) and build the gradient with matrix products and indexing.")
     bad = src.calls_matching(func, FORBIDDEN)
     if bad:
         raise CheckFailed(f"{func} must compute the loss and gradient from scratch, but it {bad[0]}. "
@@ -260,7 +287,12 @@ def softmax_vectorized_static(ctx):
 
 
 def _median_cpu(session, func: str, args: tuple, repeat: int, runs: int, timeout: float) -> float:
-    session.call(func, *args, timeout=timeout, want_value=False)  # warm-up
+    # The warm-up call is timed too: a function that takes more than 10 ms per call is measured with
+    # fewer repeats (about 0.1 s per run), so a slow "vectorized" loss does not cost minutes. Fast
+    # functions keep the full number of repeats.
+    first = session.timed_call(func, *args, repeat=1, timeout=timeout)
+    if first > 0.01:
+        repeat = max(1, min(repeat, int(0.1 / first)))
     return statistics.median(session.timed_call(func, *args, repeat=repeat, timeout=timeout) for _ in range(runs))
 
 
@@ -374,7 +406,8 @@ def sample_batch_contract(ctx):
         raise CheckFailed(f"{what}: the same torch.manual_seed gives different batches. Use torch's random "
                           "functions (torch.randint) so seeding reproduces the batches, not Python's random.")
     if torch.equal(c["ids"], b["ids"]):
-        raise CheckFailed(f"{what}: different seeds give the same batches; the sampling ignores torch's random state.")
+        raise CheckFailed(f"{what}: different torch seeds give the same batches; the sampling ignores torch's random "
+                          "state. Use torch's random functions (torch.randint), not Python's random or numpy.random.")
 
 
 @check("train_linear_classifier: SGD update, loss history, num_iters and batch_size honoured", timeout=120)
@@ -405,8 +438,14 @@ def train_update_rule(ctx):
         if abs(c["reg"] - reg) > 1e-12:
             raise CheckFailed(f"{what}: loss_func received reg={c['reg']}, expected {reg}. Pass reg through.")
     expected_W = W0 - lr * g * sum(range(1, iters + 1))
+    hint = "Each step must be W -= learning_rate * grad, once per iteration."
+    ascent = W0 + lr * g * sum(range(1, iters + 1))
+    if isinstance(W, torch.Tensor) and W.shape == W0.shape and torch.allclose(W.double(), ascent, rtol=1e-9,
+                                                                              atol=1e-12):
+        hint = ("W moved along the gradient instead of against it (wrong sign): gradient descent is "
+                "W -= learning_rate * grad.")
     compare.tensor(W, expected_W, what=what + " with a loss whose gradients are known", name="the final W",
-                   rtol=1e-9, atol=1e-12, hint="Each step must be W -= learning_rate * grad, once per iteration.")
+                   rtol=1e-9, atol=1e-12, hint=hint)
     if not isinstance(history, (list, tuple)) or len(history) != iters:
         raise CheckFailed(f"{what}: loss_history must be a list of {iters} losses (one per iteration), got "
                           f"{compare.describe(history)}.")
@@ -440,6 +479,10 @@ def predict_contract(ctx):
     with ctx.student() as s:
         got = s.call("predict_linear_classifier", W, X, timeout=ctx.timeout(30))
     what = "predict_linear_classifier(W, X)"
+    if isinstance(got, torch.Tensor) and tuple(got.shape) == (W.shape[1],):
+        raise CheckFailed(f"{what}: y_pred has shape {tuple(got.shape)} (one value per class), expected (77,) (one "
+                          "label per example). That is the argmax over dim=0, the examples; take the argmax of "
+                          "X @ W along dim=1, the classes.")
     if isinstance(got, torch.Tensor) and got.dtype != torch.int64 and tuple(got.shape) == (77,):
         raise CheckFailed(f"{what} returned dtype {got.dtype}; labels must be int64 (torch.argmax gives int64).")
     got = compare.int_tensor(got, what=what, name="y_pred", shape=(77,))
@@ -488,6 +531,10 @@ def one_param_set_contract(ctx):
     for name, got, exp in (("train_acc", train_acc, exp_train), ("val_acc", val_acc, exp_val)):
         if abs(got - 100 * exp) < 1e-6 and exp > 0:
             raise CheckFailed(f"{what}: {name} is {got:g}, a percentage; return a fraction in [0, 1] ({exp:g}).")
+        n_examples = data["X_train" if name == "train_acc" else "X_val"].shape[0]
+        if abs(got - n_examples * exp) < 1e-6 and exp > 0:
+            raise CheckFailed(f"{what}: {name} is {got:g}, the number of correct predictions; divide by the number "
+                              f"of examples ({n_examples}) to return a fraction in [0, 1] ({exp:g}).")
         if abs(got - exp) > 1e-9:
             swapped = " It looks like train and validation are swapped." if abs(got - (exp_val if name == "train_acc" else exp_train)) < 1e-9 else ""
             raise CheckFailed(f"{what}: {name} is {got:g}, but cls.predict gets {exp:g} of the examples right.{swapped}")
@@ -503,10 +550,33 @@ def classifier_objects(ctx):
     gen = ctx.generator("objects")
     X = torch.randn(64, 11, generator=gen, dtype=torch.float64)
     y = torch.randint(0, 3, (64,), generator=gen)
+    W_probe = torch.randn(11, 3, generator=gen, dtype=torch.float64) * 0.1
+    reg = 0.05
+    losses = {"LinearSVM": ("svm_loss_vectorized", "softmax_loss_vectorized"),
+              "Softmax": ("softmax_loss_vectorized", "svm_loss_vectorized")}
     with ctx.student() as s:
         for name in ("LinearSVM", "Softmax"):
-            out = s.probe("linear_classifier.classifier_roundtrip", name, X, y, "model.pt",
+            out = s.probe("linear_classifier.classifier_roundtrip", name, X, y, "model.pt", W_probe, reg,
                           timeout=ctx.timeout(60), what=f"{name}().train/predict/save/load")
+            # The object must be wired to the student's own loss function (whose correctness other checks
+            # grade): compare with what that function returns, so a loss bug is not charged twice.
+            right, wrong = losses[name]
+            what = f"{name}.loss(W, X, y, reg={reg})"
+            got_loss, got_dW = compare.unpack(out["loss"], 2, what, ("loss", "dW"))
+            got_loss = compare.scalar(got_loss, f"{what}: the loss")
+            exp_loss, exp_dW = compare.unpack(out["own"][right], 2, f"{right}()", ("loss", "dW"))
+            exp_loss = compare.scalar(exp_loss, f"{right}(): the loss")
+            other = out["own"][wrong]
+            if isinstance(other, (tuple, list)) and len(other) == 2 and isinstance(other[0], torch.Tensor):
+                other_loss = float(other[0].detach().double().reshape(-1)[0])
+                if (abs(got_loss - other_loss) <= 1e-9 * max(1.0, abs(other_loss))
+                        and abs(exp_loss - other_loss) > 1e-6 * max(1.0, abs(exp_loss))):
+                    raise CheckFailed(f"{what} returns the {wrong.split('_')[0]} loss; {name}.loss must call "
+                                      f"{right}.")
+            compare.close(got_loss, exp_loss, what=what, name="the loss", rtol=1e-9, atol=1e-12,
+                          hint=f"{name}.loss must return {right}(W, X_batch, y_batch, reg).")
+            compare.tensor(got_dW, exp_dW, what=what, name="dW", rtol=1e-9, atol=1e-12,
+                           hint=f"{name}.loss must return {right}(W, X_batch, y_batch, reg).")
             what = f"{name}: train, predict, save and load"
             if not isinstance(out["history"], (list, tuple)) or len(out["history"]) != 5:
                 raise CheckFailed(f"{what}: train(num_iters=5) should return 5 losses, got "

@@ -88,12 +88,22 @@ def one_param_set(module: Any, data: dict, lr: float, reg: float, num_iters: int
 
 
 @probe
-def classifier_roundtrip(module: Any, cls_name: str, X: torch.Tensor, y: torch.Tensor, path: str) -> dict:
-    """Train a LinearSVM/Softmax object briefly, predict, save and load it back."""
+def classifier_roundtrip(module: Any, cls_name: str, X: torch.Tensor, y: torch.Tensor, path: str,
+                         W_probe: torch.Tensor | None = None, reg: float = 0.0) -> dict:
+    """Evaluate a LinearSVM/Softmax object's loss at ``W_probe``, train it briefly, predict, save and load it back."""
     model = getattr(module, cls_name)()
+    loss = own = None
+    if W_probe is not None:
+        loss = model.loss(W_probe.clone(), X, y, reg)
+        own = {}
+        for func in ("svm_loss_vectorized", "softmax_loss_vectorized"):
+            try:
+                own[func] = getattr(module, func)(W_probe.clone(), X, y, reg)
+            except Exception as exc:  # noqa: BLE001 - reported as a value; the loss checks grade it
+                own[func] = repr(exc)[:200]
     history = model.train(X, y, learning_rate=1e-3, reg=1e-5, num_iters=5, batch_size=16)
     pred = model.predict(X)
     model.save(path)
     other = getattr(module, cls_name)()
     other.load(path)
-    return {"history": history, "pred": pred, "W": model.W, "W_loaded": other.W}
+    return {"history": history, "pred": pred, "W": model.W, "W_loaded": other.W, "loss": loss, "own": own}

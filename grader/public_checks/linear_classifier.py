@@ -68,6 +68,8 @@ def numeric_gradient_check(student, func: str, W, X, y, reg, gen: torch.Generato
     D, C = W.shape
     rows = torch.randint(0, D, (coords,), generator=gen)
     cols = torch.randint(0, C, (coords,), generator=gen)
+    points = []
+    first_bad = None
     for r, c in zip(rows.tolist(), cols.tolist()):
         Wp = W.clone()
         Wp[r, c] += h
@@ -77,12 +79,122 @@ def numeric_gradient_check(student, func: str, W, X, y, reg, gen: torch.Generato
         lm, _, _ = call_loss(student, func, Wm, X, y, reg, timeout=timeout)
         numeric = (lp - lm) / (2 * h)
         analytic = float(dW[r, c])
+        points.append((r, c, numeric, analytic))
         err = abs(numeric - analytic) / max(abs(numeric) + abs(analytic), 1e-12)
-        if err > tol and abs(numeric - analytic) > 1e-9:
-            raise CheckFailed(
-                f"{func}(): the gradient does not match your own loss. At dW[{r}, {c}] central differences give "
-                f"{numeric:.6g} but dW says {analytic:.6g} (relative error {err:.2g}, reg={reg}). Re-derive dW "
-                "from the loss you compute" + (", including the 2 * reg * W term." if reg else "."))
+        if first_bad is None and err > tol and abs(numeric - analytic) > 1e-9:
+            first_bad = (r, c, numeric, analytic, err)
+    if first_bad is not None:
+        r, c, numeric, analytic, err = first_bad
+        hint = gradient_check_diagnosis(func, points, W, X, y, reg)
+        raise CheckFailed(
+            f"{func}(): the gradient does not match your own loss. At dW[{r}, {c}] central differences give "
+            f"{numeric:.6g} but dW says {analytic:.6g} (relative error {err:.2g}, reg={reg}). "
+            + (hint or "Re-derive dW from the loss you compute"
+               + (", including the 2 * reg * W term." if reg else ".")))
+
+
+def _fits(predicted: float, got: float) -> bool:
+    return abs(predicted - got) <= 1e-4 * max(abs(predicted), abs(got)) + 1e-7
+
+
+def gradient_check_diagnosis(func: str, points, W, X, y, reg: float) -> str:
+    """Name the bug when the analytic dW is a known wrong variant of the numeric one at every point.
+
+    ``points`` holds (row, col, numeric, analytic); the variants are computed from W, X, y and reg.
+    """
+    N, C = X.shape[0], W.shape[1]
+    onehot = torch.zeros(N, C, dtype=torch.float64)
+    onehot[torch.arange(N), y] = 1.0
+    correct_class = X.double().t().mm(onehot) / N   # what "- 1 at the correct class" adds to dW
+    variants = [
+        (lambda n, w, e: N * (n - 2 * reg * w) + 2 * reg * w,
+         "dW is summed over the N examples instead of averaged: divide its data term by N, like the loss."),
+        (lambda n, w, e: (n - 2 * reg * w) / N + 2 * reg * w,
+         "The loss is summed over the N examples instead of averaged (dW is averaged): divide the loss by N."),
+        (lambda n, w, e: -(n - 2 * reg * w) + 2 * reg * w,
+         "The data term of dW has the wrong sign: " + (
+             "column j gets (p_j - 1[j == y_i]) * x_i." if func.startswith("softmax") else
+             "a positive margin adds x_i to column j and subtracts it from column y_i.")),
+        (lambda n, w, e: -n, "dW has the wrong sign."),
+    ]
+    if reg:
+        variants += [
+            (lambda n, w, e: n - reg * w,
+             "The gradient of the regulariser is 2 * reg * W; you used reg * W."),
+            (lambda n, w, e: n - 2 * reg * w, "dW is missing the gradient of the regulariser, 2 * reg * W."),
+            (lambda n, w, e: n + reg * w,
+             "The loss uses 0.5 * reg * sum(W * W) but dW adds 2 * reg * W. This assignment's regulariser is "
+             "reg * sum(W * W), with no 1/2; its gradient is 2 * reg * W."),
+            (lambda n, w, e: n + 2 * reg * w,
+             "The loss is missing the regularisation term reg * sum(W * W) that dW accounts for."),
+        ]
+    if func.startswith("softmax"):
+        variants.append((lambda n, w, e: n + e,
+                         "dW does not subtract 1 at the correct class: column y_i gets (p_{y_i} - 1) * x_i, "
+                         "the other columns p_j * x_i."))
+    for predict, text in variants:
+        if all(_fits(predict(n, float(W[r, c]), float(correct_class[r, c])), a) for r, c, n, a in points):
+            return text
+    return ""
+
+
+def _near(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-7 * max(1.0, abs(a), abs(b))
+
+
+def agreement_diagnosis(kind: str, names: tuple[str, str], losses: tuple[float, float], grads, W, reg: float,
+                        N: int) -> str:
+    """Which of two disagreeing implementations (naive, vectorized) has which known bug.
+
+    Each one is tried as the wrong one with the other taken as right; the regulariser, which the
+    grader knows exactly, tells the conventions apart.
+    """
+    R = float((W.double() * W.double()).sum())
+    Wd = W.double()
+    msgs = []
+    for a, b in ((0, 1), (1, 0)):
+        name, la, lb = names[a], losses[a], losses[b]
+        if _near(la, lb):
+            break
+        loss_variants = [
+            (N * (lb - reg * R) + reg * R, f"{name}: the loss is summed over the N examples instead of averaged."),
+            (lb - 0.5 * reg * R, f"{name} uses 0.5 * reg * sum(W * W); this assignment uses reg * sum(W * W), "
+                                 "with no 1/2."),
+            (lb - reg * R, f"{name}: the loss is missing reg * sum(W * W)."),
+        ]
+        if kind == "svm":
+            loss_variants.append((lb + 1.0, f"{name} counts the correct class (j == y[i]), which adds a margin of "
+                                            "1 per example: skip it."))
+        for value, text in loss_variants:
+            if not _near(value, lb) and _near(la, value):
+                msgs.append(text)
+                break
+        else:
+            continue
+        break
+    ga_gb = [g.detach().double().cpu() if isinstance(g, torch.Tensor) else None for g in grads]
+    if all(g is not None and g.shape == Wd.shape for g in ga_gb):
+        for a, b in ((0, 1), (1, 0)):
+            name, ga, gb = names[a], ga_gb[a], ga_gb[b]
+            if torch.allclose(ga, gb, rtol=1e-7, atol=1e-12):
+                break
+            grad_variants = [
+                (N * (gb - 2 * reg * Wd) + 2 * reg * Wd,
+                 f"{name}: dW is summed over the N examples instead of averaged."),
+                (gb - reg * Wd, f"{name} uses reg * W as the regulariser's gradient; it is 2 * reg * W."),
+                (gb - 2 * reg * Wd, f"{name}: dW is missing the gradient of the regulariser, 2 * reg * W."),
+                (-(gb - 2 * reg * Wd) + 2 * reg * Wd, f"{name}: the data term of dW has the wrong sign."),
+            ]
+            found = False
+            for value, text in grad_variants:
+                if not torch.allclose(value, gb, rtol=1e-7, atol=1e-12) and torch.allclose(ga, value, rtol=1e-6,
+                                                                                          atol=1e-10):
+                    msgs.append(text)
+                    found = True
+                    break
+            if found:
+                break
+    return " ".join(msgs)
 
 
 def grid_size_check(student, func: str) -> None:
@@ -116,8 +228,21 @@ def _sanity(ctx, func: str, expected: float, label: str) -> None:
         loss, dW, _ = call_loss(s, func, W, X, y, 0.0, timeout=ctx.timeout(60))
     compare.structure(dW, W, what=f"{func}()", name="dW")
     if not abs(loss - expected) < 0.05:
+        N = X.shape[0]
+        hint = ""
+        if abs(loss - N * expected) < 0.05 * N:
+            hint = (f" That is about N = {N} times too much: the loss is summed over the N examples instead of "
+                    "averaged. Divide the data term by N.")
+        elif abs(loss + expected) < 0.05:
+            hint = " The loss has the wrong sign: it is -log(p_{y_i}), which is positive."
+        elif func.startswith("svm") and abs(loss - (expected + 1)) < 0.05:
+            hint = (" One margin too many per example: the loss counts the correct class (j == y[i]), whose "
+                    "margin is always 1. Skip j == y[i].")
+        elif func.startswith("svm") and abs(loss) < 0.05:
+            hint = (" A loss near 0 means the margins s_j - s_{y_i} are used without the margin delta of 1: "
+                    "the margin is max(0, s_j - s_{y_i} + 1).")
         raise CheckFailed(f"{func}(): with tiny random weights every score is about 0, so the loss should be about "
-                          f"{expected:.3f} ({label}); got {loss:.6g}.")
+                          f"{expected:.3f} ({label}); got {loss:.6g}.{hint}")
 
 
 @check("svm_loss_naive: sanity loss with tiny weights", public=True, timeout=60)
@@ -155,11 +280,12 @@ def public_vectorized_agrees(ctx):
         for naive, vec in (("svm_loss_naive", "svm_loss_vectorized"), ("softmax_loss_naive", "softmax_loss_vectorized")):
             l1, g1, _ = call_loss(s, naive, W, X, y, 0.1, timeout=ctx.timeout(60))
             l2, g2, _ = call_loss(s, vec, W, X, y, 0.1, timeout=ctx.timeout(60))
-            compare.close(l2, l1, what=f"{vec}()", name="the loss", rtol=1e-7, atol=1e-12,
-                          hint=f"(compared with {naive} on the same inputs)")
+            kind = naive.split("_")[0]
+            hint = f"(compared with {naive} on the same inputs) " + agreement_diagnosis(
+                kind, (naive, vec), (l1, l2), (g1, g2), W, 0.1, X.shape[0])
+            compare.close(l2, l1, what=f"{vec}()", name="the loss", rtol=1e-7, atol=1e-12, hint=hint)
             compare.tensor(g2, compare.structure(g1, W, what=f"{naive}()", name="dW"),
-                           what=f"{vec}()", name="dW", rtol=1e-7, atol=1e-12,
-                           hint=f"(compared with {naive} on the same inputs)")
+                           what=f"{vec}()", name="dW", rtol=1e-7, atol=1e-12, hint=hint)
 
 
 @check("svm_get_search_params: 5 to 25 combinations", public=True, timeout=30)
