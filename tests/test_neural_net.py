@@ -1,0 +1,171 @@
+"""Part 3 end to end: the reference earns every point, the untouched stubs earn none, and each
+realistic wrong submission loses exactly the points of the checks that should catch it."""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from conftest import ASSIGNMENT, SOLUTIONS, mutate, reference_source
+
+PART = "neural_net"
+
+
+def test_reference_gets_full_marks(grade):
+    start = time.monotonic()
+    g = grade({"neural_net.py": SOLUTIONS / "neural_net.py"}, parts=[PART])
+    elapsed = time.monotonic() - start
+    assert g.not_passed() == set(), {k: g.output(k) for k in g.not_passed()}
+    assert g.score == sum(t["max_score"] for t in g.doc["tests"]) == 40
+    assert elapsed < 90, f"grading the reference took {elapsed:.0f} s"
+
+
+def test_untouched_stubs_get_zero(grade):
+    g = grade({"neural_net.py": ASSIGNMENT / "neural_net.py"}, parts=[PART])
+    assert g.score == 0
+    outcomes = g.outcomes()
+    assert set(outcomes.values()) <= {"failed", "skipped"}, outcomes
+    for check_id, outcome in outcomes.items():
+        text = g.output(check_id)
+        if outcome == "failed":
+            assert "not implemented yet" in text, (check_id, text)
+        else:
+            assert "fix" in text and "first" in text, (check_id, text)
+
+
+# ----------------------------------------------------------------------------- wrong submissions
+#
+# Each mutant is the reference with ONE bug a real student makes (a text mutation of
+# solutions/neural_net.py). We grade a narrow selection of checks and assert the exact set that
+# does not pass, that the first one's message names the bug, and that the score drops by exactly
+# their weights.
+
+WEIGHTS = {"nn_sigmoid_vs_torch": 3, "nn_tanh_vs_torch": 3, "nn_relu_vs_torch": 2, "nn_activations_extreme_inputs": 3,
+           "nn_activations_static": 2, "nn_linear_softmax_model": 2, "nn_mlp_model": 4, "nn_count_parameters": 1,
+           "nn_train_sgd_steps": 4, "nn_train_minibatches": 3, "nn_predict_accuracy": 2,
+           "nn_linear_softmax_accuracy": 4, "nn_mlp_accuracy": 5, "public_activation_values": 1,
+           "public_model_shapes": 1}
+ACTS = ["nn_sigmoid_vs_torch", "nn_tanh_vs_torch", "nn_relu_vs_torch", "nn_activations_extreme_inputs",
+        "nn_activations_static"]
+MODELS = ["public_model_shapes", "nn_linear_softmax_model", "nn_mlp_model", "nn_count_parameters"]
+TRAIN = ["nn_train_sgd_steps", "nn_train_minibatches", "nn_predict_accuracy"]
+
+SIGMOID_BODY = ("    e_pos = torch.exp(-torch.clamp(x, min=0))\n    e_neg = torch.exp(torch.clamp(x, max=0))\n"
+                "    out = torch.where(x >= 0, 1.0 / (1.0 + e_pos), e_neg / (1.0 + e_neg))\n")
+TANH_BODY = ("    m_pos = torch.expm1(-2.0 * torch.clamp(x, min=0))\n    m_neg = torch.expm1(2.0 * torch.clamp(x, max=0))\n"
+             "    out = torch.where(x >= 0, -m_pos / (2.0 + m_pos), m_neg / (2.0 + m_neg))\n")
+RELU_BODY = "    out = torch.clamp(x, min=0)\n"
+SHUFFLE = ("    for epoch in range(num_epochs):\n        order = torch.randperm(num_train, device=X_train.device)\n")
+
+MUTANTS = {
+    # name: (list of (old, new) mutations, checks graded, expected not passed, phrase in the first failure)
+    "sigmoid-textbook-formula-overflows": (
+        [(SIGMOID_BODY, "    out = 1.0 / (1.0 + torch.exp(-x))\n")],
+        ACTS, {"nn_activations_extreme_inputs"}, "gradient is nan"),
+    "sigmoid-where-with-unclamped-branches": (
+        [(SIGMOID_BODY, "    out = torch.where(x >= 0, 1.0 / (1.0 + torch.exp(-x)), torch.exp(x) / (1.0 + torch.exp(x)))\n")],
+        ACTS, {"nn_activations_extreme_inputs"}, "BOTH branches of torch.where"),
+    "sigmoid-calls-torch-sigmoid": (
+        [(SIGMOID_BODY, "    out = torch.sigmoid(x)\n")],
+        ACTS, {"nn_activations_static"}, "uses torch.sigmoid"),
+    "tanh-exponentials-overflow": (
+        [(TANH_BODY, "    out = (torch.exp(x) - torch.exp(-x)) / (torch.exp(x) + torch.exp(-x))\n")],
+        ACTS, {"nn_activations_extreme_inputs"}, "overflows"),
+    "tanh-half-exponent": (
+        [("-2.0 * torch.clamp(x, min=0)", "-1.0 * torch.clamp(x, min=0)"),
+         ("(2.0 * torch.clamp(x, max=0)", "(1.0 * torch.clamp(x, max=0)")],
+        ACTS, {"nn_tanh_vs_torch", "nn_activations_extreme_inputs", "nn_activations_static"}, "tanh(x / 2)"),
+    "relu-in-place": (
+        [(RELU_BODY, "    x[x < 0] = 0\n    out = x\n")],
+        ACTS, {"nn_relu_vs_torch", "nn_activations_extreme_inputs", "nn_activations_static"}, "in place"),
+    "relu-min-instead-of-max": (
+        [(RELU_BODY, "    out = torch.clamp(x, max=0)\n")],
+        ["nn_relu_vs_torch", "nn_mlp_model", "nn_linear_softmax_model"], {"nn_relu_vs_torch", "nn_mlp_model"},
+        "min(0, x)"),
+    "mlp-relu-after-first-layer-only": (
+        [("        x = relu(self.fc2(x))\n", "        x = self.fc2(x)\n")],
+        MODELS + ["nn_mlp_accuracy"], {"nn_mlp_model", "nn_mlp_accuracy"}, "only once"),
+    "mlp-uses-functional-relu": (
+        [("        x = relu(self.fc1(x))\n        x = relu(self.fc2(x))\n",
+          "        x = nn.functional.relu(self.fc1(x))\n        x = nn.functional.relu(self.fc2(x))\n")],
+        MODELS, {"nn_mlp_model"}, "never calls your relu"),
+    "mlp-returns-probabilities": (
+        [("        return self.fc3(x)\n", "        return self.fc3(x).softmax(dim=1)\n")],
+        MODELS, {"nn_mlp_model"}, "softmax(logits)"),
+    "mlp-hidden-width-64": (
+        [("def __init__(self, in_features=784, hidden=32, num_classes=10)",
+          "def __init__(self, in_features=784, hidden=64, num_classes=10)")],
+        MODELS, {"nn_mlp_model", "public_model_shapes"}, "26,506"),
+    "linear-model-returns-log-probabilities": (
+        [("        return self.linear(x)\n", "        return torch.log_softmax(self.linear(x), dim=1)\n")],
+        MODELS + ["nn_linear_softmax_accuracy"], {"nn_linear_softmax_model", "nn_linear_softmax_accuracy"},
+        "log_softmax"),
+    "count-includes-frozen-parameters": (
+        [("sum(p.numel() for p in model.parameters() if p.requires_grad)", "sum(p.numel() for p in model.parameters())")],
+        MODELS, {"nn_count_parameters"}, "Frozen parameters"),
+    "train-summed-loss": (
+        [("nn.functional.cross_entropy(logits, y_train[idx])",
+          "nn.functional.cross_entropy(logits, y_train[idx], reduction=\"sum\")")],
+        TRAIN, {"nn_train_sgd_steps", "nn_train_minibatches"}, "N times too large"),
+    "train-no-zero-grad": (
+        [("            optimizer.zero_grad()\n", "")],
+        TRAIN, {"nn_train_sgd_steps"}, "zero_grad"),
+    "train-momentum": (
+        [("optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)",
+          "optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate, momentum=0.9)")],
+        TRAIN, {"nn_train_sgd_steps"}, "momentum"),
+    "train-no-shuffle": (
+        [("        order = torch.randperm(num_train, device=X_train.device)\n",
+          "        order = torch.arange(num_train, device=X_train.device)\n")],
+        TRAIN, {"nn_train_minibatches"}, "original order"),
+    "train-shuffles-once": (
+        [(SHUFFLE, "    order = torch.randperm(num_train, device=X_train.device)\n    for epoch in range(num_epochs):\n")],
+        TRAIN, {"nn_train_minibatches"}, "EACH epoch"),
+    "train-drops-last-batch": (
+        [("for start in range(0, num_train, batch_size):", "for start in range(0, num_train - batch_size + 1, batch_size):")],
+        TRAIN, {"nn_train_minibatches"}, "dropped"),
+    "accuracy-as-percentage": (
+        [("(y_pred == y).double().mean().item()", "(y_pred == y).double().mean().item() * 100")],
+        TRAIN, {"nn_predict_accuracy"}, "percentage"),
+    "train-ascends-the-gradient": (
+        [("optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)",
+          "optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate, maximize=True)")],
+        TRAIN + ["nn_linear_softmax_accuracy"], {"nn_train_sgd_steps", "nn_linear_softmax_accuracy"},
+        "up the gradient"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_mutant_loses_exactly_its_checks(grade, name):
+    edits, checks, expected, phrase = MUTANTS[name]
+    source = reference_source(PART)
+    for old, new in edits:
+        source = mutate(source, old, new)
+    g = grade({"neural_net.py": source}, parts=[PART], checks=checks)
+    assert g.not_passed() == expected, {k: g.output(k)[:300] for k in g.not_passed()}
+    first = sorted(expected, key=lambda k: g.by_check()[k]["extra_data"]["outcome"] != "failed")[0]
+    messages = " ".join(g.output(k) for k in expected if g.outcome(k) == "failed")
+    assert phrase in messages, (first, messages[:800])
+    assert g.score == sum(WEIGHTS[c] for c in checks) - sum(WEIGHTS[c] for c in expected)
+
+
+# ----------------------------------------------------------------------------- notebook
+
+
+def test_notebook_runs_end_to_end_against_the_reference(monkeypatch):
+    """solutions/neural_net.ipynb executes top to bottom (NOTEBOOK_SMOKE=1: a tiny, fast run)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("NOTEBOOK_SMOKE", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    path = SOLUTIONS / "neural_net.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code"), \
+        "commit the notebook with its outputs cleared"
+    start = time.monotonic()
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(SOLUTIONS)}}).execute()
+    assert time.monotonic() - start < 60
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
