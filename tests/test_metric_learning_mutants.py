@@ -173,3 +173,14 @@ def test_mutant_loses_exactly_its_points(grade, m: Mutant):
 def test_catalogue_is_large_and_names_are_unique():
     assert len(MUTANTS) >= 12
     assert len({m.name for m in MUTANTS}) == len(MUTANTS)
+
+
+def test_training_check_alone_catches_a_sampler_that_teaches_nothing(grade):
+    """Graded without its dependencies, the training check itself fails a positive-equals-anchor
+    sampler (zero loss from the start, so the encoder never learns) and still posts its value."""
+    m = next(m for m in MUTANTS if m.name == "positive_equals_anchor")
+    g = grade({"metric_learning.py": _source(m)}, parts=["metric_learning"], checks=["triplet_training"])
+    t = g.by_check()["triplet_training"]
+    assert t["extra_data"]["outcome"] == "failed" and t["score"] == 0
+    assert "improves the k-NN accuracy by only" in t["output"] and "below the floor" in t["output"]
+    assert g.doc["leaderboard"][0]["name"] == "probe accuracy"
