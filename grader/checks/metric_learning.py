@@ -334,7 +334,7 @@ def encoder_shape(ctx):
 def encoder_properties(ctx):
     X = _images(ctx.generator("props"), 16)
     with ctx.student() as s:
-        out = s.probe("metric_learning.encoder_properties", X, 0, timeout=ctx.timeout(60), what="Encoder(z_dim=64)")
+        out = s.probe("metric_learning.encoder_report", X, 0, timeout=ctx.timeout(60), what="Encoder(z_dim=64)")
     total = sum(int(k) for _, k in out["params"])
     if total > MAX_ENCODER_PARAMS:
         biggest = max(out["params"], key=lambda t: t[1])

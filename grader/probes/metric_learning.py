@@ -119,7 +119,7 @@ def encoder_outputs(module: Any, X: torch.Tensor, z_dims: list, seed: int) -> di
 
 
 @probe
-def encoder_properties(module: Any, X: torch.Tensor, seed: int) -> dict:
+def encoder_report(module: Any, X: torch.Tensor, seed: int) -> dict:
     """Parameter count, eval-mode repeatability, batch independence and which parameters get gradients."""
     torch.manual_seed(seed)
     enc = module.Encoder(z_dim=64)

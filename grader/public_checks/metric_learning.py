@@ -144,7 +144,7 @@ def public_sampler(ctx):
 def public_encoder(ctx):
     X = torch.randn(5, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     with ctx.student() as s:
-        out = s.probe("metric_learning.encoder_properties", X, 0, timeout=ctx.timeout(30), what="Encoder()")
+        out = s.probe("metric_learning.encoder_report", X, 0, timeout=ctx.timeout(30), what="Encoder()")
     z = out["first"]
     compare.structure(z, torch.zeros(5, 64), what="Encoder()(X) with X of shape (5, 3, 32, 32) in eval mode",
                       name="the embeddings")
