@@ -46,19 +46,23 @@ def _summary(run: RunResult) -> str:
 
 def grade_to_file(submission: Path, results_path: Path, *, parts: list[str] | None = None,
                   checks: list[str] | None = None, data_root: Path | None = None, budget: float | None = None,
-                  public_only: bool = False, progress=None, limits=None) -> RunResult | None:
+                  public_only: bool = False, progress=None, limits=None, zygote=None) -> RunResult | None:
     """Grade ``submission`` and write ``results_path``. A valid file is written whatever happens.
 
-    ``limits`` (a :class:`grader.sandbox.Limits`) replaces the sandbox's default limits.
+    ``limits`` (a :class:`grader.sandbox.Limits`) replaces the sandbox's default limits;
+    ``zygote`` (a :class:`grader.sandbox.Zygote` started before any secret was imported)
+    is used instead of starting one, and left running.
     """
     results.write_fallback(results_path)
-    zygote = None
+    owned_zygote = None
     scratch = None
     try:
         from grader.sandbox import Zygote
 
         hidden = hidden_paths()
-        zygote = Zygote(hidden_paths=hidden)  # before any secret is imported: forked children share torch only
+        if zygote is None:
+            # before any secret is imported: forked children share torch only
+            zygote = owned_zygote = Zygote(hidden_paths=hidden)
         from grader import runner, submission as intake
         from grader.errors import SubmissionError
         from grader.registry import PARTS, load_checks
@@ -104,8 +108,8 @@ def grade_to_file(submission: Path, results_path: Path, *, parts: list[str] | No
         print(detail, file=sys.stderr)
         return None
     finally:
-        if zygote is not None:
-            zygote.close()
+        if owned_zygote is not None:
+            owned_zygote.close()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
 

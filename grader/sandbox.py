@@ -21,6 +21,7 @@ import shutil
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -287,6 +288,8 @@ class StudentSession:
         self._status_r: int | None = None
         self._out = _Output(keep=limits.output_kb * 1024, kill_at=limits.output_kill_mb * 1024 * 1024)
         self._reader: threading.Thread | None = None
+        self._out_fd: int | None = None
+        self._out_busy = False
         self._dead_reason: str | None = None
         self._workdir: Path | None = None
         self.deadline: float | None = None  # monotonic time after which no call may run
@@ -317,6 +320,7 @@ class StudentSession:
             os.close(status_w)
         self._conn = parent_call
         self._status_r = status_r
+        self._out_fd = out_r
         self._reader = threading.Thread(target=self._read_output, args=(out_r,), daemon=True)
         self._reader.start()
         line = self._status_line(timeout=30.0)
@@ -384,10 +388,14 @@ class StudentSession:
     # -- output ----------------------------------------------------------------------
 
     def _read_output(self, fd: int) -> None:
+        import select
+
         out = self._out
         try:
             while True:
                 try:
+                    select.select([fd], [], [])
+                    self._out_busy = True  # set before the read: see _drain_output
                     chunk = os.read(fd, 1 << 16)
                 except OSError:
                     break
@@ -402,8 +410,29 @@ class StudentSession:
                     self._dead_reason = (f"printed more than {out.kill_at // (1024 * 1024)} MB of output and was "
                                          "stopped. Remove print statements from loops.")
                     self._kill()
+                self._out_busy = False
         finally:
+            self._out_fd = None
+            self._out_busy = False
             os.close(fd)
+
+    def _drain_output(self, timeout: float = 1.0) -> None:
+        """Wait until what the child wrote before its last reply has been read from the pipe."""
+        import fcntl
+        import termios
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            fd = self._out_fd
+            if fd is None:
+                return
+            try:
+                pending = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+            except OSError:
+                return
+            if pending == 0 and not self._out_busy:
+                return
+            time.sleep(0.002)
 
     @property
     def output(self) -> str:
@@ -475,6 +504,7 @@ class StudentSession:
         if data is None:
             msg = self._death_message()
             self._dead_reason = self._dead_reason or msg
+            self._drain_output(0.5)
             raise StudentCrash(f"{what}: your code {msg}", output=self.output)
         try:
             reply = wire.from_wire(wire.loads(data))
@@ -485,6 +515,7 @@ class StudentSession:
         if type(reply) is not dict:
             self._kill()
             raise StudentCrash(f"{what}: the sandboxed process sent a malformed reply.", output=self.output)
+        self._drain_output()
         return reply
 
     @staticmethod

@@ -32,6 +32,7 @@ CLONE_NEWNET = 0x40000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWIPC = 0x08000000
 PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
 
 
 def _libc() -> ctypes.CDLL:
@@ -121,6 +122,12 @@ def _intermediate(request: dict, fds: list[int]) -> None:
     isolate = bool(request.get("isolate")) and os.geteuid() == 0
     if isolate and not _unshare(CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC):
         isolate = False
+    if not isolate:
+        # orphans of the child (double fork + setsid included) become ours, to be killed below
+        try:
+            _libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        except Exception:  # noqa: BLE001
+            pass
     ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -154,8 +161,46 @@ def _intermediate(request: dict, fds: list[int]) -> None:
             status = -1
             break
     # isolated: the init has already reported the worker's status; this line is then unread
-    os.write(status_fd, f"status {status}\n".encode())
-    os.close(status_fd)
+    _report(status_fd, f"status {status}\n")
+    if not isolate:
+        _kill_descendants()
+
+
+def _kill_descendants() -> None:
+    """Kill and reap every process left below this one (it is their subreaper)."""
+    for _ in range(10_000):
+        children = _children_of(os.getpid())
+        if not children:
+            try:
+                while os.waitpid(-1, os.WNOHANG)[0]:
+                    pass
+            except ChildProcessError:
+                pass
+            if not _children_of(os.getpid()):
+                return
+            continue
+        for child in children:
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for _child_pid in children:
+            try:
+                os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+
+
+def _report(fd: int, line: str) -> None:
+    """Write a status line; the parent may have stopped listening (session closed)."""
+    try:
+        os.write(fd, line.encode())
+    except OSError:
+        pass
+    try:
+        os.close(fd)
+    except OSError:
+        pass
 
 
 def _children_of(pid: int) -> list[int]:
@@ -205,7 +250,7 @@ def _namespace_init(request: dict, call_fd: int, out_fd: int, status_fd: int, re
         if done == worker:
             status = st
             break
-    os.write(status_fd, f"status {status}\n".encode())
+    _report(status_fd, f"status {status}\n")
     os._exit(0)  # the init leaving kills every process still in the namespace
 
 

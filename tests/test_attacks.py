@@ -46,15 +46,6 @@ G = "public_svm_grid"              # svm_get_search_params, called directly (1 p
 # ----------------------------------------------------------------------------- helpers
 
 
-@pytest.fixture
-def box():
-    """A folder every user can traverse (like /autograder/results); removed afterwards."""
-    path = Path(tempfile.mkdtemp(prefix="attack-"))
-    os.chmod(path, 0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def fill(text: str, subs: dict[str, str]) -> str:
     for key, value in subs.items():
         text = text.replace(f"@@{key}@@", value)
@@ -87,8 +78,6 @@ def attack(name: str, **subs: str) -> dict[str, str | bytes]:
     folder = ATTACKS / name
     assert folder.is_dir(), f"no fixture named {name}"
     files: dict[str, str | bytes] = {}
-    if not any(p.name.lower().startswith("linear_classifier") for p in folder.iterdir()):
-        files["linear_classifier.py"] = reference_source()  # the folder only adds files next to it
     for path in sorted(folder.rglob("*")):
         if path.is_file():
             rel = str(path.relative_to(folder))
@@ -98,6 +87,30 @@ def attack(name: str, **subs: str) -> dict[str, str | bytes]:
             except UnicodeDecodeError:
                 files[rel] = data
     return files
+
+
+@pytest.fixture(scope="module")
+def zygote():
+    """One zygote for the module's gradings (as in a real run, started before secrets load)."""
+    from grader.commands import hidden_paths
+    from grader.sandbox import Zygote
+
+    z = Zygote(hidden_paths=hidden_paths())
+    yield z
+    z.close()
+
+
+@pytest.fixture
+def box(zygote):
+    """A folder every user can traverse (like /autograder/results); removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="attack-"))
+    os.chmod(path, 0o755)
+    _SHARED_ZYGOTE[0] = zygote
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+_SHARED_ZYGOTE: list = [None]
 
 
 def grade_attack(box: Path, files: dict | Path, checks: list[str], *, limits: Limits = FAST,
@@ -110,7 +123,7 @@ def grade_attack(box: Path, files: dict | Path, checks: list[str], *, limits: Li
     results_dir.mkdir(exist_ok=True)
     os.chmod(results_dir, 0o755)
     results_path = results_dir / "results.json"
-    grade_to_file(folder, results_path, checks=checks, limits=limits, budget=budget)
+    grade_to_file(folder, results_path, checks=checks, limits=limits, budget=budget, zygote=_SHARED_ZYGOTE[0])
     st = results_path.lstat()
     assert stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid(), "results.json was not written by the grader"
     doc = json.loads(results_path.read_text())
@@ -415,12 +428,12 @@ def test_corrupt_zip_is_the_students_to_fix(box):
 def test_time_budget_reports_unstarted_checks_as_not_run(box):
     t0 = time.monotonic()
     slow = Limits(import_timeout=8.0, call_timeout=60.0, memory_mb=512)
-    g = grade_attack(box, attack("infinite-loop-in-function"), [S, SM, P], limits=slow, budget=5)
+    g = grade_attack(box, attack("infinite-loop-in-function"), [S, SM, P], limits=slow, budget=8)
     elapsed = time.monotonic() - t0
     budget_phrases = ["Not run:", "time budget was used up by earlier checks", "Make your code faster"]
-    expect(g, failed={S: ["svm_loss_naive() did not return within"]},
-           skipped={SM: budget_phrases, P: budget_phrases})
-    assert elapsed < 5 + 20, elapsed
+    expect(g, failed={S: ["svm_loss_naive()"]}, skipped={SM: budget_phrases, P: budget_phrases})
+    assert "did not return within" in g.output(S) or "time limit was already used up" in g.output(S)
+    assert elapsed < 8 + 20, elapsed
 
 
 @pytest.mark.parametrize("exc", [RuntimeError("grader bug"), MemoryError(), KeyboardInterrupt()])

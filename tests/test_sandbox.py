@@ -1,0 +1,415 @@
+"""Unit tests of the sandbox itself: Sandbox(code_dir), session(module), call()."""
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from grader import wire
+from grader.errors import SandboxUnavailable, StudentCrash, StudentException, StudentImportError, StudentTimeout
+from grader.sandbox import Limits, Sandbox, check_unprivileged_interpreter, protect
+
+ROOT = os.geteuid() == 0
+LIMITS = Limits(import_timeout=8.0, call_timeout=4.0, memory_mb=512, file_mb=8, output_kill_mb=2,
+                output_kb=16, reply_mb=4)
+
+
+@pytest.fixture
+def scratch():
+    """A folder every user can write to (sticky, like /tmp), for files a child leaves behind."""
+    path = Path(tempfile.mkdtemp(prefix="sandbox-test-"))
+    os.chmod(path, 0o1777)
+    yield path
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    """sandbox(source, **kwargs) -> Sandbox over a folder holding module ``m`` = source."""
+    made = []
+
+    def make(source: str, *, limits: Limits = LIMITS, **kwargs) -> Sandbox:
+        code = tmp_path / f"code{len(made)}"
+        code.mkdir()
+        (code / "m.py").write_text(textwrap.dedent(source))
+        sb = Sandbox(code, limits=limits, **kwargs)
+        made.append(sb)
+        return sb
+
+    yield make
+    for sb in made:
+        sb.close()
+
+
+BASIC = """
+    import os, sys, time, torch
+
+    def add(a, b=0):
+        return a + b
+
+    def identity(x):
+        return x
+
+    def whoami():
+        return {"pid": os.getpid(), "uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(),
+                "cwd": os.getcwd(), "env": dict(os.environ), "fds": sorted(int(f) for f in os.listdir("/proc/self/fd")),
+                "argv": sys.argv, "path0": sys.path[0]}
+
+    def spin():
+        while True:
+            pass
+
+    def shout(n):
+        for i in range(n):
+            print("line", i)
+        return n
+"""
+
+
+def test_calls_return_plain_data(sandbox):
+    sb = sandbox(BASIC)
+    with sb.session("m") as s:
+        assert s.call("add", 2, b=3) == 5
+        t = torch.arange(6.0).reshape(2, 3)
+        out = s.call("identity", {"t": t, "xs": [1, 2.5, "s", None, (True,)]})
+        assert torch.equal(out["t"], t) and out["xs"] == [1, 2.5, "s", None, (True,)]
+        assert s.call("identity", wire.Attr("add")) is not None  # module attributes can be passed by name
+
+
+@pytest.mark.skipif(not ROOT, reason="isolation needs root")
+def test_child_is_unprivileged_isolated_and_clean(sandbox, monkeypatch):
+    monkeypatch.setenv("GRADER_TEST_SECRET", "s3cret")
+    sb = sandbox(BASIC)
+    with sb.session("m") as s:
+        info = s.call("whoami")
+        workdir = Path(info["cwd"])
+        assert workdir.is_dir()
+    assert info["uid"] == info["gid"] == 65534 and info["groups"] == []
+    assert info["pid"] == 2  # the worker of its own PID namespace (PID 1 is the sandbox's init)
+    assert "GRADER_TEST_SECRET" not in info["env"] and info["env"]["HOME"] == info["cwd"]
+    assert info["fds"][:3] == [0, 1, 2] and len(info["fds"]) <= 5  # stdio, the call socket, the listing itself
+    assert info["argv"] == ["student"] and info["path0"] == str(sb.code_dir)
+    assert not workdir.exists()  # removed with the session
+
+
+@pytest.mark.skipif(not ROOT, reason="isolation needs root")
+def test_code_is_read_only_and_hidden_paths_are_locked(sandbox, tmp_path, scratch):
+    secret = scratch / "hidden_checks"
+    secret.mkdir()
+    os.chmod(secret, 0o755)
+    (secret / "answers.py").write_text("ANSWER = 42\n")
+    os.chmod(secret / "answers.py", 0o644)
+    sb = sandbox(f"""
+        import os
+
+        def attempts():
+            out = {{}}
+            for label, fn in (("write code", lambda: open(os.path.join(os.path.dirname(__file__), "m.py"), "a")),
+                              ("new file in code", lambda: open(os.path.join(os.path.dirname(__file__), "x.py"), "w")),
+                              ("read secret", lambda: open("{secret}/answers.py").read()),
+                              ("list secret", lambda: os.listdir("{secret}"))):
+                try:
+                    fn()
+                    out[label] = "allowed"
+                except OSError as exc:
+                    out[label] = type(exc).__name__
+            return out
+    """, hidden_paths=[secret])
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o700
+    with sb.session("m") as s:
+        out = s.call("attempts")
+    assert out == {"write code": "PermissionError", "new file in code": "PermissionError",
+                   "read secret": "PermissionError", "list secret": "PermissionError"}
+
+
+def test_protect_only_tightens(tmp_path):
+    a = tmp_path / "a"
+    a.write_text("x")
+    os.chmod(a, 0o644)
+    b = tmp_path / "b"
+    b.write_text("x")
+    os.chmod(b, 0o600)
+    changed = protect([a, b, tmp_path / "missing"])
+    if ROOT:
+        assert changed == [a] and stat.S_IMODE(a.stat().st_mode) == 0o600
+    else:
+        assert changed == []
+
+
+@pytest.mark.skipif(not ROOT, reason="network namespaces need root")
+def test_no_network(sandbox):
+    sb = sandbox("""
+        import socket
+
+        def ifaces():
+            return [name for _, name in socket.if_nameindex()]
+
+        def connect():
+            socket.create_connection(("127.0.0.1", 22), timeout=1)
+    """)
+    with sb.session("m") as s:
+        assert s.call("ifaces") == ["lo"]
+        with pytest.raises(StudentException, match="OSError|ConnectionRefused|Network is unreachable"):
+            s.call("connect")
+
+
+def test_import_failure_is_remembered(sandbox):
+    sb = sandbox("raise ValueError('at import')\n")
+    with pytest.raises(StudentImportError, match="raised ValueError while being imported: at import"):
+        sb.session("m")
+    t0 = time.monotonic()
+    with pytest.raises(StudentImportError, match="at import"):
+        sb.session("m")
+    assert time.monotonic() - t0 < 0.5  # no second child
+
+
+def test_import_that_hangs_times_out(sandbox):
+    sb = sandbox("while True:\n    pass\n", limits=Limits(import_timeout=2.0))
+    t0 = time.monotonic()
+    with pytest.raises(StudentImportError, match="did not finish within 2 s"):
+        sb.session("m")
+    assert time.monotonic() - t0 < 10
+
+
+def test_timeout_kills_the_child_and_later_calls_say_why(sandbox):
+    sb = sandbox(BASIC)
+    with sb.session("m") as s:
+        t0 = time.monotonic()
+        with pytest.raises(StudentTimeout, match=r"spin\(\) did not return within 1 s"):
+            s.call("spin", timeout=1)
+        assert time.monotonic() - t0 < 5
+        with pytest.raises(StudentCrash, match="was not run: .* earlier call ran out of time"):
+            s.call("add", 1)
+    with sb.session("m") as s2:  # a new session is a fresh child
+        assert s2.call("add", 1, 1) == 2
+
+
+def test_timeout_cap_bounds_every_call(sandbox):
+    sb = sandbox(BASIC, limits=Limits(call_timeout_cap=1.0))
+    with sb.session("m") as s:
+        t0 = time.monotonic()
+        with pytest.raises(StudentTimeout, match="within 1 s"):
+            s.call("spin", timeout=60)
+        assert time.monotonic() - t0 < 5
+
+
+def test_session_deadline(sandbox):
+    sb = sandbox(BASIC)
+    with sb.session("m") as s:
+        s.deadline = time.monotonic() - 1
+        with pytest.raises(StudentTimeout, match="time limit was already used up"):
+            s.call("add", 1)
+
+
+def test_output_is_captured_and_truncated(sandbox):
+    sb = sandbox(BASIC)
+    with sb.session("m") as s:
+        assert s.call("shout", 3) == 3
+        assert s.output.splitlines() == ["line 0", "line 1", "line 2"]
+        s.call("shout", 5000)
+        assert len(s.output) < 16 * 1024 + 200 and "output truncated" in s.output
+
+
+def test_flood_of_output_kills_the_child(sandbox):
+    sb = sandbox(BASIC)
+    with sb.session("m") as s:
+        with pytest.raises(StudentCrash, match="printed more than 2 MB of output"):
+            s.call("shout", 10**8)
+
+
+def test_reply_too_large(sandbox):
+    sb = sandbox("import torch\n\ndef big():\n    return torch.zeros(2 * 1024 * 1024)\n")
+    with sb.session("m") as s:
+        with pytest.raises(StudentCrash, match="returned too much data"):
+            s.call("big")
+
+
+def test_hostile_reply_is_never_unpickled(sandbox, scratch):
+    marker = scratch / "pwned"
+    sb = sandbox(f"""
+        import os, pickle, sys
+        import grader.wire
+
+        class Evil:
+            def __reduce__(self):
+                return (os.system, ("touch {marker}",))
+
+        grader.wire.dumps = lambda obj: pickle.dumps(Evil())
+
+        def anything():
+            return 1
+    """)
+    with pytest.raises(StudentImportError, match="cannot read"):
+        sb.session("m")
+    assert not marker.exists()
+
+
+def test_child_cannot_forge_plain_data_into_objects(sandbox):
+    sb = sandbox("""
+        import numpy as np, torch
+
+        class T(torch.Tensor):
+            pass
+
+        def values():
+            return [np.zeros(3), torch.zeros(2).as_subclass(T), torch.zeros(2, 2).to_sparse(), {"__opaque__": "x"}]
+    """)
+    with sb.session("m") as s:
+        out = s.call("values")
+    assert all(isinstance(v, wire.Opaque) for v in out[:3]), out
+    assert out[0].type_name == "numpy.ndarray" and "tensor subclass" in out[1].type_name
+    assert out[2].type_name == "sparse coo tensor"
+    assert out[3] == {"__opaque__": "x"}  # a student's dict keys are escaped, not turned into markers
+
+
+@pytest.mark.parametrize("body, message", [
+    ("import os; os._exit(3)", "exit code 3"),
+    ("import os; os.abort()", "aborted"),
+    ("import ctypes; ctypes.c_int64.from_address(8).value", "segmentation fault"),
+    ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", "was killed"),
+    ("import sys; sys.exit(4)", r"called exit\(\)/sys.exit\(4\)"),
+    ("x = bytearray(2 * 1024 ** 3)", "ran out of memory"),
+    ("open('big', 'wb').write(b'0' * (9 * 1024 * 1024))", "tried to write a file larger than 8 MB"),
+])
+def test_crashes_are_named(sandbox, body, message):
+    sb = sandbox(f"def f():\n    {body}\n\ndef ok():\n    return 'ok'\n")
+    with sb.session("m") as s:
+        with pytest.raises((StudentCrash, StudentException), match=message):
+            s.call("f")
+    with sb.session("m") as s:
+        assert s.call("ok") == "ok"
+
+
+def test_cpu_time_is_measured_by_the_kernel_and_counts_helper_processes(sandbox):
+    sb = sandbox("""
+        import os, time
+
+        time.process_time = lambda: 0.0  # the student's own clock is irrelevant
+
+        def busy(n):
+            x = 0
+            for i in range(n):
+                x += i
+            return x
+
+        def offload(n):
+            pid = os.fork()
+            if pid == 0:
+                busy(n)
+                os._exit(0)
+            os.waitpid(pid, 0)
+    """)
+    with sb.session("m") as s:
+        own = s.timed_call("busy", 2_000_000)
+        helper = s.timed_call("offload", 2_000_000)
+    assert own > 0.01 and helper > 0.3 * own, (own, helper)
+
+
+def _heartbeat_stops(path: Path) -> bool:
+    deadline = time.monotonic() + 5
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.exists(), "the stray process never started"
+    time.sleep(0.3)
+    first = path.read_text()
+    time.sleep(0.5)
+    return path.read_text() == first
+
+
+STRAY = """
+    import os, time
+
+    def daemon(path):
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                n = 0
+                while True:
+                    n += 1
+                    with open(path, "w") as f:
+                        f.write(str(n))
+                    time.sleep(0.05)
+            os._exit(0)
+        time.sleep(0.3)
+        return "started"
+"""
+
+
+def test_setsid_daemon_dies_with_the_session(sandbox, scratch):
+    sb = sandbox(STRAY)
+    beat = scratch / "beat"
+    with sb.session("m") as s:
+        assert s.call("daemon", str(beat)) == "started"
+    assert _heartbeat_stops(beat)
+
+
+def test_setsid_daemon_dies_with_the_session_without_namespaces(sandbox, scratch):
+    """What a grader that is not root gets: a process group, plus the sandbox's subreaper."""
+    sb = sandbox(STRAY)
+    sb.isolated = False
+    sb._uid = sb._gid = None
+    beat = scratch / "beat"
+    with sb.session("m") as s:
+        assert s.call("daemon", str(beat)) == "started"
+    assert _heartbeat_stops(beat)
+
+
+def test_fork_and_thread_limits(sandbox):
+    sb = sandbox("""
+        import os, threading, time
+
+        def forks():
+            n = 0
+            try:
+                while True:
+                    if os.fork() == 0:
+                        time.sleep(60)
+                        os._exit(0)
+                    n += 1
+            except OSError:
+                return n
+
+        def threads():
+            n = 0
+            try:
+                while True:
+                    threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+                    n += 1
+            except RuntimeError:
+                return n
+    """, limits=Limits(max_processes=16))
+    with sb.session("m") as s:
+        # the kernel counts every process of the user: others of `nobody` ending meanwhile leave more room
+        assert 0 < s.call("forks") < 64
+    with sb.session("m") as s:
+        assert 0 < s.call("threads") < 64
+
+
+def test_zygote_restarts_when_killed(sandbox):
+    sb = sandbox(BASIC)
+    os.kill(sb.zygote.pid, signal.SIGKILL)
+    time.sleep(0.2)
+    with sb.session("m") as s:
+        assert s.call("add", 1, 2) == 3
+
+
+@pytest.mark.skipif(not ROOT, reason="only root drops privileges")
+def test_interpreter_nobody_cannot_use_is_refused(tmp_path, monkeypatch):
+    private = tmp_path / "private"
+    private.mkdir()
+    os.chmod(private, 0o700)
+    fake = private / "python3"
+    fake.write_text("")
+    monkeypatch.setattr(sys, "executable", str(fake))
+    with pytest.raises(SandboxUnavailable, match=r"cannot use the Python interpreter .*Student code was not run"):
+        check_unprivileged_interpreter()
