@@ -71,7 +71,7 @@ def main() -> None:
     print(f"{args.runs} runs in {time.time() - t0:.0f} s, other core {'idle' if args.no_load else 'busy'}")
     for kind in ("svm", "softmax"):
         sp = sorted(figures[kind])
-        floor = lc.SPEEDUP_FLOOR["cpu"][kind]
+        floor = lc.SPEEDUP_FLOOR[kind]
         rr = sorted(r for r, _ in ratios[kind])
         fails = sum(1 for v in sp if v < floor) + sum(1 for _, bad in ratios[kind] if bad)
         print(f"{kind}: speedup min {sp[0]:.1f}x  p1 {sp[len(sp) // 100]:.1f}x  median {statistics.median(sp):.1f}x  "

@@ -1,7 +1,7 @@
 """Part 1, hidden checks: linear classifiers (SVM and softmax) on CIFAR-10.
 
 Expected values come from the reference solution at grading time on hidden, seeded
-inputs. Weights sit next to each check; the whole part is worth 60 points.
+inputs. Weights sit next to each check.
 """
 from __future__ import annotations
 
@@ -20,10 +20,12 @@ from grader.public_checks.linear_classifier import PART, call_loss, loss_inputs,
 __all__ = ["PART"]
 
 # Speedup floors (vectorized vs the student's own naive version), measured on this project's
-# CPUs with straightforward correct code at N=128, D=3073, C=10: SVM 22-26x, softmax 14-16x
-# (see BENCHMARKS.md). The CPU floors leave a wide margin so that correct code never fails by
-# noise; a GPU makes the naive loops far slower relative to one kernel launch, hence stricter.
-SPEEDUP_FLOOR = {"cpu": {"svm": 4.0, "softmax": 3.0}, "cuda": {"svm": 15.0, "softmax": 15.0}}
+# CPUs with straightforward correct code at N=128, D=3073, C=10: SVM 22-26x, softmax 14-19x
+# (bench/speed_checks.py, BENCHMARKS.md). The floors leave a wide margin so that correct code
+# never fails by noise. Timing always runs on the CPU, with the child's CPU time read from the
+# kernel: the sandbox's address-space limit leaves no room for CUDA's reservations, and CPU
+# time is what stays stable under Gradescope's CPU quota.
+SPEEDUP_FLOOR = {"svm": 4.0, "softmax": 3.0}
 # A vectorized loss may cost at most this many times the reference's on the same inputs.
 REFERENCE_FACTOR = 6.0
 # Accuracy floors on the test split per data profile, set below what the reference's own
@@ -253,6 +255,9 @@ def losses_keep_dtype(ctx):
 
 def _static(ctx, func: str) -> None:
     src = _source(ctx)
+    if src.tree is None:
+        raise CheckFailed(f"{PART.module}.py has a syntax error, so {func} cannot be inspected. Fix the syntax "
+                          "error first (the other checks show where it is).")
     if func not in src.functions:
         raise CheckFailed(f"{func} is not defined in {PART.module}.py.")
     loops = src.loops(func)
@@ -320,7 +325,7 @@ def _speedup(ctx, kind: str) -> None:
         t_naive = _median_cpu(s, naive, args, repeat=1, runs=3, timeout=ctx.timeout(60))
         t_vec = _median_cpu(s, vec, args, repeat=20, runs=5, timeout=ctx.timeout(60))
     t_ref = _reference_cpu(getattr(ctx.reference, vec), args, repeat=20, runs=5)
-    floor = SPEEDUP_FLOOR[ctx.device.type if ctx.device.type in SPEEDUP_FLOOR else "cpu"][kind]
+    floor = SPEEDUP_FLOOR[kind]
     speedup = t_naive / max(t_vec, 1e-9)
     ctx.note(f"Measured (CPU time, N=128): {naive} {t_naive * 1e3:.1f} ms, {vec} {t_vec * 1e3:.2f} ms per call "
              f"(speedup {speedup:.1f}x; at least {floor:g}x required); reference {t_ref * 1e3:.2f} ms.")
