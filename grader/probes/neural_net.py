@@ -99,7 +99,7 @@ class _RecordingLinear(nn.Module):
         self.modes: list[bool] = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.reshape(x.shape[0], -1)
+        x = x.flatten(1)
         if torch.is_grad_enabled():
             self.batches.append(x[:, 0].detach().clone())
             self.modes.append(self.training)

@@ -1,0 +1,166 @@
+"""Part 4 end to end: the reference earns every point, the untouched stubs earn none, each realistic
+wrong submission loses exactly the points of the checks that should catch it, and the notebook runs."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from conftest import ASSIGNMENT, SOLUTIONS, mutate, reference_source
+
+PART = "binary_svm"
+
+
+def test_reference_gets_full_marks(grade):
+    start = time.monotonic()
+    g = grade({"binary_svm.py": SOLUTIONS / "binary_svm.py"}, parts=[PART])
+    elapsed = time.monotonic() - start
+    assert g.not_passed() == set(), {k: g.output(k) for k in g.not_passed()}
+    assert g.score == sum(t["max_score"] for t in g.doc["tests"]) == 45
+    assert elapsed < 90, f"grading the reference took {elapsed:.0f} s"
+
+
+def test_untouched_stubs_get_zero(grade):
+    g = grade({"binary_svm.py": ASSIGNMENT / "binary_svm.py"}, parts=[PART])
+    assert g.score == 0
+    outcomes = g.outcomes()
+    assert set(outcomes.values()) <= {"failed", "skipped"}, outcomes
+    for check_id, outcome in outcomes.items():
+        text = g.output(check_id)
+        if outcome == "failed":
+            assert "not implemented yet" in text, (check_id, text)
+        else:
+            assert "fix" in text and "first" in text, (check_id, text)
+
+
+# ----------------------------------------------------------------------------- wrong submissions
+#
+# Each mutant is the reference with ONE bug a real student makes (a text mutation of
+# solutions/binary_svm.py). We grade a narrow selection of checks and assert the exact set that
+# does not pass, that a failure message names the bug, and that the score drops by exactly their weights.
+
+WEIGHTS = {"public_hinge_by_hand": 1, "public_cross_entropy_by_hand": 1, "bs_labels_pm1": 2,
+           "bs_normalize_train_stats": 3, "bs_hinge_values": 3, "bs_hinge_gradients": 2,
+           "bs_binary_training_steps": 3, "bs_one_vs_all_training": 3, "bs_predict_per_class": 2,
+           "bs_cross_entropy_vs_torch": 3, "bs_cross_entropy_extreme": 3, "bs_static_no_torch_losses": 2,
+           "bs_softmax_training_steps": 3, "bs_binary_accuracy": 4, "bs_one_vs_all_accuracy": 4,
+           "bs_one_vs_all_balance": 2, "bs_softmax_accuracy": 4}
+HINGE = ["public_hinge_by_hand", "bs_hinge_values", "bs_hinge_gradients", "bs_binary_training_steps"]
+CE = ["public_cross_entropy_by_hand", "bs_cross_entropy_vs_torch", "bs_cross_entropy_extreme",
+      "bs_static_no_torch_losses", "bs_hinge_values"]
+
+NORMALIZE_BODY = ("    mean = X_train.mean(dim=0)\n    std = X_train.std(dim=0) + eps\n"
+                  "    out = tuple((X - mean) / std for X in (X_train, X_val, X_test))\n")
+CE_BODY = ("    shifted = logits - logits.max(dim=1, keepdim=True).values\n"
+           "    log_norm = torch.log(torch.exp(shifted).sum(dim=1))\n"
+           "    correct = shifted.gather(1, labels[:, None]).squeeze(1)\n    loss = (log_norm - correct).mean()\n")
+SVM_RESET = ("                b -= learning_rate * b.grad\n            W.grad = None\n            b.grad = None\n"
+             "            loss_history.append(loss.item())\n    # END SOLUTION\n    return W.detach(), b.detach(), "
+             "loss_history\n\n\ndef svm_predict")
+
+MUTANTS = {
+    # name: (list of (old, new) mutations, checks graded, expected not passed, phrase in a failure message)
+    "labels-zero-one": (
+        [("torch.where(y == positive_class, 1.0, -1.0)", "torch.where(y == positive_class, 1.0, 0.0)")],
+        ["bs_labels_pm1", "bs_one_vs_all_training", "bs_binary_accuracy", "bs_hinge_values"],
+        {"bs_labels_pm1", "bs_one_vs_all_training", "bs_binary_accuracy"}, "{0, 1}"),
+    "normalize-each-split-with-its-own-statistics": (
+        [(NORMALIZE_BODY, "    out = tuple((X - X.mean(dim=0)) / (X.std(dim=0) + eps) for X in (X_train, X_val, X_test))\n")],
+        ["bs_normalize_train_stats", "bs_labels_pm1"], {"bs_normalize_train_stats"}, "OWN mean and std"),
+    "normalize-with-statistics-of-all-splits": (
+        [("    mean = X_train.mean(dim=0)\n    std = X_train.std(dim=0) + eps\n",
+          "    everything = torch.cat([X_train, X_val, X_test])\n    mean = everything.mean(dim=0)\n"
+          "    std = everything.std(dim=0) + eps\n")],
+        ["bs_normalize_train_stats", "bs_labels_pm1"], {"bs_normalize_train_stats"}, "together"),
+    "hinge-summed-over-examples": (
+        [("    loss = margins.mean() + lam * torch.sum(W * W)\n", "    loss = margins.sum() + lam * torch.sum(W * W)\n")],
+        HINGE, set(HINGE), "summed"),
+    "hinge-without-penalty": (
+        [("    loss = margins.mean() + lam * torch.sum(W * W)\n", "    loss = margins.mean()\n")],
+        HINGE, set(HINGE), "penalty lam * sum(W * W) is missing"),
+    "hinge-without-margin": (
+        [("torch.clamp(1.0 - labels * scores, min=0)", "torch.clamp(-labels * scores, min=0)")],
+        HINGE, set(HINGE), "margin is missing"),
+    "hinge-detaches-scores": (
+        [("torch.clamp(1.0 - labels * scores, min=0)", "torch.clamp(1.0 - labels * scores.detach(), min=0)")],
+        HINGE, {"bs_hinge_gradients", "bs_binary_training_steps"}, "autograd gives no gradient"),
+    "svm-gradients-never-reset": (
+        [(SVM_RESET, SVM_RESET.replace("            W.grad = None\n            b.grad = None\n", ""))],
+        ["bs_binary_training_steps", "bs_one_vs_all_training", "bs_softmax_training_steps"],
+        {"bs_binary_training_steps", "bs_one_vs_all_training"}, "accumulate"),
+    "svm-updates-only-the-bias": (
+        [("                W -= learning_rate * W.grad\n                b -= learning_rate * b.grad\n"
+          "            W.grad = None\n            b.grad = None\n            loss_history.append(loss.item())\n"
+          "    # END SOLUTION\n    return W.detach(), b.detach(), loss_history\n\n\ndef svm_predict",
+          "                b -= learning_rate * b.grad\n"
+          "            W.grad = None\n            b.grad = None\n            loss_history.append(loss.item())\n"
+          "    # END SOLUTION\n    return W.detach(), b.detach(), loss_history\n\n\ndef svm_predict")],
+        ["bs_binary_training_steps", "bs_one_vs_all_training", "bs_one_vs_all_balance"],
+        {"bs_binary_training_steps", "bs_one_vs_all_training", "bs_one_vs_all_balance"}, "class imbalance"),
+    "one-vs-all-with-zero-one-labels": (
+        [("        labels = to_pm1_labels(y, c, dtype=X.dtype)\n", "        labels = (y == c).to(X.dtype)\n")],
+        ["bs_one_vs_all_training", "bs_one_vs_all_balance", "bs_one_vs_all_accuracy", "bs_labels_pm1"],
+        {"bs_one_vs_all_training", "bs_one_vs_all_accuracy"}, "labels in {0, 1}"),
+    "cross-entropy-without-max-shift": (
+        [(CE_BODY, "    loss = -torch.log(torch.exp(logits).gather(1, labels[:, None]).squeeze(1)"
+                   " / torch.exp(logits).sum(dim=1)).mean()\n")],
+        CE, {"bs_cross_entropy_extreme"}, "overflows"),
+    "cross-entropy-log-of-probabilities": (
+        [(CE_BODY, "    shifted = logits - logits.max(dim=1, keepdim=True).values\n"
+                   "    probs = torch.exp(shifted) / torch.exp(shifted).sum(dim=1, keepdim=True)\n"
+                   "    loss = -torch.log(probs.gather(1, labels[:, None]).squeeze(1)).mean()\n")],
+        CE, {"bs_cross_entropy_extreme"}, "underflowed probability"),
+    "cross-entropy-uses-torch-logsumexp": (
+        [("    log_norm = torch.log(torch.exp(shifted).sum(dim=1))\n", "    log_norm = torch.logsumexp(shifted, dim=1)\n")],
+        CE, {"bs_static_no_torch_losses"}, "uses torch.logsumexp"),
+    "cross-entropy-summed": (
+        [("    loss = (log_norm - correct).mean()\n", "    loss = (log_norm - correct).sum()\n")],
+        CE, {"public_cross_entropy_by_hand", "bs_cross_entropy_vs_torch", "bs_cross_entropy_extreme",
+             "bs_static_no_torch_losses"}, "summed over the examples"),
+    "softmax-training-without-penalty": (
+        [("softmax_cross_entropy(X[idx] @ W + b, y[idx]) + lam * torch.sum(W * W)",
+          "softmax_cross_entropy(X[idx] @ W + b, y[idx])")],
+        ["bs_softmax_training_steps", "bs_softmax_accuracy", "bs_cross_entropy_vs_torch"],
+        {"bs_softmax_training_steps", "bs_softmax_accuracy"}, "penalty lam * sum(W * W) is missing"),
+    "per-class-accuracy-nan-for-empty-class": (
+        [("torch.where(total > 0, correct / total.clamp(min=1), torch.zeros_like(total))", "correct / total")],
+        ["bs_predict_per_class", "bs_labels_pm1"], {"bs_predict_per_class"}, "not NaN"),
+    "predict-argmax-over-examples": (
+        [("    y_pred = torch.argmax(X @ W + b, dim=1)\n    # END SOLUTION\n    return y_pred\n\n\ndef per_class",
+          "    y_pred = torch.argmax(X @ W + b, dim=0)\n    # END SOLUTION\n    return y_pred\n\n\ndef per_class")],
+        ["bs_predict_per_class", "bs_labels_pm1"], {"bs_predict_per_class"}, "shape"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_mutant_loses_exactly_its_checks(grade, name):
+    edits, checks, expected, phrase = MUTANTS[name]
+    source = reference_source(PART)
+    for old, new in edits:
+        source = mutate(source, old, new)
+    g = grade({"binary_svm.py": source}, parts=[PART], checks=checks)
+    assert g.not_passed() == expected, {k: g.output(k)[:400] for k in g.not_passed()}
+    messages = " ".join(g.output(k) for k in expected if g.outcome(k) == "failed")
+    assert phrase in messages, messages[:1000]
+    assert g.score == sum(WEIGHTS[c] for c in checks) - sum(WEIGHTS[c] for c in expected)
+
+
+# ----------------------------------------------------------------------------- notebook
+
+
+def test_notebook_runs_end_to_end_against_the_reference(monkeypatch):
+    """solutions/binary_svm.ipynb executes top to bottom (NOTEBOOK_SMOKE=1: a tiny, fast run)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("NOTEBOOK_SMOKE", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    path = SOLUTIONS / "binary_svm.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code"), \
+        "commit the notebook with its outputs cleared"
+    start = time.monotonic()
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(SOLUTIONS)}}).execute()
+    assert time.monotonic() - start < 60
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
