@@ -284,6 +284,7 @@ class StudentSession:
         self.limits = limits
         self.pid: int | None = None
         self._worker_pid: int | None = None  # the process that runs the student's code
+        self.isolated = False  # True once the child runs in its own PID and network namespaces
         self._conn: socket.socket | None = None
         self._status_r: int | None = None
         self._out = _Output(keep=limits.output_kb * 1024, kill_at=limits.output_kill_mb * 1024 * 1024)
@@ -329,6 +330,9 @@ class StudentSession:
         fields = line.split()
         self.pid = int(fields[1])  # isolated: init of the child's PID namespace; else the worker
         self._worker_pid = int(fields[3]) if len(fields) > 3 else self.pid
+        # namespaces asked for but refused (e.g. a container without CAP_SYS_ADMIN): the child
+        # still runs unprivileged, contained by its process group and the sandbox's subreaper
+        self.isolated = len(fields) > 2 and fields[2] == "1"
         deadline = time.monotonic() + lim.import_timeout
         try:
             reply = self._receive(deadline, what=f"importing {self.module}.py")
@@ -378,7 +382,7 @@ class StudentSession:
         if self.pid is None:
             return
         try:
-            if self.sandbox.isolated:
+            if self.isolated:
                 os.kill(self.pid, signal.SIGKILL)  # init of its PID namespace: takes every descendant along
             else:
                 os.killpg(self.pid, signal.SIGKILL)
@@ -593,7 +597,7 @@ class StudentSession:
         if worker is None:
             return []
         try:
-            if self.sandbox.isolated:
+            if self.isolated:
                 ns = os.readlink(f"/proc/{worker}/ns/pid")
 
                 def member(n: int) -> bool:

@@ -32,6 +32,7 @@ from grader.sandbox import Limits
 
 ATTACKS = Path(__file__).parent / "attacks"
 NOBODY_WRITABLE = 0o1777
+ROOT_USER = os.geteuid() == 0
 
 # Short limits so that a fixture that hangs costs seconds, not minutes.
 FAST = Limits(import_timeout=8.0, call_timeout=4.0, call_timeout_cap=4.0, memory_mb=512, file_mb=16,
@@ -369,6 +370,7 @@ def test_missing_file(box):
 @pytest.mark.parametrize("name, note", [
     ("files-wrong-case", "Expected a file named exactly linear_classifier.py, found Linear_Classifier.py"),
     ("files-duplicate-name", "found linear_classifier (1).py; the grader used it"),
+    ("files-inside-a-folder", "Found linear_classifier.py in the folder hw1 final/; the grader used it"),
 ])
 def test_near_miss_file_name_is_graded_with_a_note(box, name, note):
     g = grade_attack(box, attack(name), [S])
@@ -482,3 +484,28 @@ def test_fallback_results_exist_before_any_student_code_runs(box, monkeypatch):
         grade_to_file(folder, box / "results.json", checks=[S])
     assert seen["doc"]["score"] == 0 and "grading did not complete" in json.dumps(seen["doc"])
     res.validate(json.loads((box / "results.json").read_text()))
+
+
+GRADESCOPE_BOX = Path("/work/shared/tools/gradescope-box")
+
+
+@pytest.mark.skipif(not (ROOT_USER and GRADESCOPE_BOX.exists()), reason="needs root and the gradescope-box tool")
+def test_memory_bomb_inside_gradescopes_memory_limit(box):
+    """With default limits in a 768 MB / 0.5 CPU cgroup the kernel kills the child, never the grader."""
+    import subprocess
+    import sys
+
+    folder = write_submission(box / "submission", attack("memory-bomb"))
+    (box / "results").mkdir()
+    os.chmod(box / "results", 0o755)
+    results_path = box / "results" / "results.json"
+    proc = subprocess.run([str(GRADESCOPE_BOX), "--", sys.executable, "-m", "grader", "grade", "--submission",
+                           str(folder), "--results", str(results_path), "--check", S, "--check", SM],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    if proc.returncode == 2 and "exit=" not in proc.stderr:
+        pytest.skip(f"gradescope-box could not make a cgroup: {proc.stderr[-300:]}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = json.loads(results_path.read_text())
+    res.validate(doc)
+    g = Graded(doc, results_path)
+    expect(g, passed=(SM,), failed={S: ["svm_loss_naive()", "used too much memory"]})

@@ -92,6 +92,7 @@ def test_child_is_unprivileged_isolated_and_clean(sandbox, monkeypatch):
     sb = sandbox(BASIC)
     with sb.session("m") as s:
         info = s.call("whoami")
+        assert s.isolated
         workdir = Path(info["cwd"])
         assert workdir.is_dir()
     assert info["uid"] == info["gid"] == 65534 and info["groups"] == []
