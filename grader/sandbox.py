@@ -512,6 +512,10 @@ class StudentSession:
             raise StudentCrash(f"{what}: your code {msg}", output=self.output)
         try:
             reply = wire.from_wire(wire.loads(data))
+        except wire.FrameTooLarge as exc:
+            self._kill()
+            self._dead_reason = "was stopped after returning too much data."
+            raise StudentCrash(f"{what} returned too much data ({exc}).", output=self.output) from None
         except Exception as exc:  # noqa: BLE001 - a hostile child may send anything
             self._kill()
             raise StudentCrash(f"{what}: the sandboxed process sent data the grader cannot read ({type(exc).__name__}).",

@@ -13,6 +13,7 @@ import io
 import socket
 import struct
 import time
+import zipfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,7 +177,22 @@ def dumps(obj: Any) -> bytes:
     return buf.getvalue()
 
 
-def loads(data: bytes) -> Any:
+MAX_PICKLE = 8 * 1024 * 1024  # the non-tensor part of a frame: containers, numbers, strings
+
+
+def loads(data: bytes, max_pickle: int = MAX_PICKLE) -> Any:
+    """Read a frame with ``weights_only`` (data only, never code).
+
+    The pickled structure around the tensors is bounded too: a hostile child could
+    otherwise pack millions of small items in a frame and blow up the reader's memory.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            pickled = sum(i.file_size for i in zf.infolist() if i.filename.endswith(".pkl"))
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise ValueError(f"not a torch.save archive ({exc})") from None
+    if pickled > max_pickle:
+        raise FrameTooLarge(f"{pickled} bytes of nested containers")
     return torch.load(io.BytesIO(data), weights_only=True, map_location=None)
 
 

@@ -235,6 +235,20 @@ def test_reply_too_large(sandbox):
             s.call("big")
 
 
+def test_reply_of_millions_of_small_items_is_refused(sandbox):
+    sb = sandbox("""
+        import grader.wire
+
+        grader.wire.to_wire = lambda value, depth=0: value  # skip the child's own size checks
+
+        def many():
+            return list(range(3_000_000))
+    """, limits=Limits(reply_mb=64))
+    with sb.session("m") as s:
+        with pytest.raises(StudentCrash, match="returned too much data .*nested containers"):
+            s.call("many")
+
+
 def test_hostile_reply_is_never_unpickled(sandbox, scratch):
     marker = scratch / "pwned"
     sb = sandbox(f"""
