@@ -287,6 +287,11 @@ def test_monkeypatching_torch_unittest_gradescope_utils_changes_nothing_in_the_g
     assert (torch.allclose, torch.equal, torch.Tensor.__eq__, unittest.TestCase.assertEqual) == before
 
 
+def test_rewriting_the_grader_probe_cannot_forge_values(box):
+    g = grade_attack(box, attack("rewrite-grader-probe"), [S, SM, P])
+    expect(g, passed=(P,), failed={S: ["the loss is 0, expected"], SM: ["the loss is 0, expected"]})
+
+
 def test_shadow_modules_are_never_imported(box):
     marker = box / "shadow"
     os.chmod(box, NOBODY_WRITABLE)
