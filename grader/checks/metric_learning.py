@@ -6,7 +6,8 @@ on hidden, seeded inputs. Weights sit next to each check; the part is worth 39 p
 
 Statistics. Uniformity is tested cell by cell with the exact Chernoff bound of a binomial
 tail, P(X >= k) <= exp(-n KL(k/n || p)) (and the mirror bound below the mean), combined over
-all cells with a union bound: a correct uniform sampler fails with probability below
+all cells (two tails each) with a union bound: a check fails when some cell's bound is below
+``FALSE_ALARM / (2 * cells)``, so a correct uniform sampler fails with probability below
 ``FALSE_ALARM`` = 1e-6 whatever the hidden seed.
 
 Training. :func:`triplet_training` trains the student's ``Encoder(z_dim=64)`` with the
@@ -127,7 +128,7 @@ def batch_contract(ctx):
                           "indices on every call (use the generator you are given).")
     counts = torch.bincount(idx.flatten(), minlength=N)
     bound, where = _worst_cell(counts, torch.full((N,), B / N), draws)
-    if bound * N < FALSE_ALARM:
+    if bound * 2 * N < FALSE_ALARM:  # two tails per cell, union bound over the N cells
         raise CheckFailed(f"{what}: over {draws} batches row {where} was drawn {int(counts[where])} times where a "
                           f"uniform sampler draws it about {draws * B / N:.0f} times (p < 1e-6). Every subset of "
                           "rows must be equally likely: shuffle all N indices (torch.randperm), not a fixed slice.")
@@ -238,14 +239,14 @@ def sampler_uniform(ctx):
     cells = int(pos_mask.sum() + neg_mask.sum())
     pb, pw = _worst_cell(pos_counts[pos_mask], pos_p[:, None].expand(M, B)[pos_mask], draws)
     nb, nw = _worst_cell(neg_counts[neg_mask], neg_p[:, None].expand(M, B)[neg_mask], draws)
-    if pb * cells < FALSE_ALARM:
+    if pb * 2 * cells < FALSE_ALARM:  # two tails per cell, union bound over all cells
         r, c = pos_mask.nonzero()[pw].tolist()
         a = int(anchors[r])
         raise CheckFailed(f"{what}: anchor {a} (class {int(labels[a])} with {int(sizes[a])} members) got index {c} "
                           f"as its positive {int(pos_counts[r, c])} times where a uniform choice gives about "
                           f"{draws * float(pos_p[r]):.0f} (p < 1e-6). Choose the positive uniformly among the other "
                           "members of the class, with the generator, not by a fixed rule (such as the next member).")
-    if nb * cells < FALSE_ALARM:
+    if nb * 2 * cells < FALSE_ALARM:
         r, c = neg_mask.nonzero()[nw].tolist()
         a = int(anchors[r])
         hint = ("Your negatives look uniform over the CLASSES (pick a class, then a member), which over-samples "
