@@ -276,13 +276,26 @@ def _vm_size_bytes() -> int:
 
 
 def _count_processes(uid: int) -> int:
+    """Tasks (threads included, as RLIMIT_NPROC counts them) whose real user is ``uid``.
+
+    Read from /proc/<pid>/status: the owner of /proc/<pid> is root for processes that are
+    not dumpable, which every sandboxed child is after dropping privileges.
+    """
     n = 0
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
-                    n += 1
-            except OSError:
+                with open(f"/proc/{entry}/status") as f:
+                    real_uid = threads = None
+                    for line in f:
+                        if line.startswith("Uid:"):
+                            real_uid = int(line.split()[1])
+                        elif line.startswith("Threads:"):
+                            threads = int(line.split()[1])
+                            break
+                if real_uid == uid:
+                    n += threads or 1
+            except (OSError, ValueError, IndexError):
                 pass
     return n
 
