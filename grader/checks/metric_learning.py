@@ -51,7 +51,7 @@ KNN_MARGIN = 0.05
 # Forward pass over 256 images: at most this many times the reference encoder's CPU time (+ slack).
 SPEED_FACTOR = 15.0
 SPEED_SLACK = 0.02
-PROBE_FLOOR = 0.85  # linear probe accuracy on well-separated Gaussian clusters (reference: about 0.98)
+PROBE_FLOOR = 0.85  # linear probe accuracy on well-separated Gaussian clusters (reference: about 0.99)
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -542,18 +542,18 @@ def linear_probe(ctx):
     logits = compare.structure(out["logits"], torch.zeros(nq, C), what=what + ", then probe(Z_query)",
                                name="the logits")
     acc = float((logits.argmax(1) == yq).double().mean())
-    torch.manual_seed(0)
-    ref = ctx.reference.fit_linear_probe(Z, y, C)
-    with torch.no_grad():
-        ref_acc = float((ref(Zq).argmax(1) == yq).double().mean())
-    ctx.note(f"Linear probe accuracy on held-out Gaussian clusters: {acc:.3f} (reference {ref_acc:.3f}).")
+    # A nearest-mean rule on the true cluster centres bounds what a linear probe can reach here; the
+    # reference is not run in the grader's process (torch.optim alone adds 150 MB to its memory).
+    centre_acc = float((torch.cdist(Zq, means).argmin(1) == yq).double().mean())
+    ctx.note(f"Linear probe accuracy on held-out Gaussian clusters: {acc:.3f} (nearest true centre: "
+             f"{centre_acc:.3f}).")
     if acc < PROBE_FLOOR:
         hint = ("That is chance level: the probe is not trained. Run num_steps full-batch Adam steps on the "
                 "cross-entropy loss (zero_grad, backward, step), optimising the probe's own parameters."
                 if acc < 1.5 / C else
                 "Train with full-batch Adam (lr, weight_decay) on the cross-entropy of probe(Z) and y for num_steps.")
         raise CheckFailed(f"{what}: the returned probe classifies {acc:.1%} of well-separated held-out points "
-                          f"correctly (at least {PROBE_FLOOR:.0%} expected; the reference gets {ref_acc:.1%}). {hint}")
+                          f"correctly (at least {PROBE_FLOOR:.0%} expected; the true cluster centres give {centre_acc:.1%}). {hint}")
 
 
 # ----------------------------------------------------------------------------- training on CIFAR-10
