@@ -23,6 +23,7 @@ from grader.registry import Part
 
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
 MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
+MAX_PICKLED_BYTES = 8 * 1024 * 1024  # containers around the tensors of a saved model
 MAX_ZIP_BYTES = 256 * 1024 * 1024
 _DUPLICATE = re.compile(r"^(?P<stem>.+?)(?:\s*\(\d+\)|\s*-\s*copy|\s+copy|_\d+)(?P<ext>\.[A-Za-z0-9]+)$", re.I)
 
@@ -207,11 +208,27 @@ def collect(submission: Path, parts: list[Part], scratch: Path) -> dict[str, Par
             if path.stat().st_size > MAX_ARTIFACT_BYTES:
                 pf.artifact_problems[name] = f"{name} is larger than {MAX_ARTIFACT_BYTES // 2**20} MB."
                 continue
+            bloated = _pickled_bytes(path) if name.endswith((".pt", ".pth")) else 0
+            if bloated > MAX_PICKLED_BYTES:
+                # the grader loads saved models in its own process: bound what unpickling can allocate
+                pf.artifact_problems[name] = (
+                    f"{name} holds {bloated / 2**20:.0f} MB of pickled Python objects besides its tensors (at most "
+                    f"{MAX_PICKLED_BYTES // 2**20} MB). Save only tensors, e.g. the dict that save() writes.")
+                continue
             dest = scratch / (part.name + "-artifacts") / name
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, dest, follow_symlinks=False)
             pf.artifacts[name] = dest
     return out
+
+
+def _pickled_bytes(path: Path) -> int:
+    """Size of the pickled (non-tensor) part of a torch.save archive; 0 when it is not one."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return sum(i.file_size for i in zf.infolist() if i.filename.endswith(".pkl"))
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return 0
 
 
 def _read_source(path: Path, name: str) -> str:

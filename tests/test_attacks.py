@@ -424,6 +424,20 @@ def test_submission_zipped_inside_a_folder(box):
     assert not escaped.exists()
 
 
+def test_saved_model_packed_with_millions_of_objects_is_refused(box):
+    """Saved models are loaded in the grader's own process: their pickled part is bounded."""
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({"W": torch.zeros(3073, 10), "junk": list(range(3_000_000))}, buf)
+    files = {"linear_classifier.py": reference_source(), "svm_best_model.pt": buf.getvalue()}
+    g = grade_attack(box, files, [S, "svm_saved_model_accuracy"])
+    expect(g, passed=(S,), failed={"svm_saved_model_accuracy": ["svm_best_model.pt holds",
+                                                                "MB of pickled Python objects", "Save only tensors"]})
+
+
 def test_corrupt_zip_is_the_students_to_fix(box):
     g = grade_attack(box, {"submission.zip": b"PK\x03\x04 this is not really a zip"}, [S])
     expect(g, failed={S: ["could not be unpacked", "BadZipFile"]})
