@@ -57,6 +57,7 @@ class Limits:
     call_timeout: float = 30.0     # default seconds per call
     call_timeout_cap: float | None = None  # upper bound on every call's timeout (tests, quick self-checks)
     reply_mb: int = 64             # largest reply the parent will read from the child
+    tmp_mb: int = 128              # root: private tmpfs for /tmp, /var/tmp, /dev/shm and the work folder
 
 
 @dataclass
@@ -285,6 +286,7 @@ class StudentSession:
         self.pid: int | None = None
         self._worker_pid: int | None = None  # the process that runs the student's code
         self.isolated = False  # True once the child runs in its own PID and network namespaces
+        self.private_tmp = False  # True when /tmp and the work folder are a private, bounded tmpfs
         self._conn: socket.socket | None = None
         self._status_r: int | None = None
         self._out = _Output(keep=limits.output_kb * 1024, kill_at=limits.output_kill_mb * 1024 * 1024)
@@ -311,7 +313,7 @@ class StudentSession:
             "uid": sb._uid, "gid": sb._gid, "isolate": sb.isolated, "seed": self.seed,
             "memory_bytes": lim.memory_mb * 1024 * 1024, "file_bytes": lim.file_mb * 1024 * 1024,
             "cpu_seconds": lim.cpu_seconds, "max_processes": lim.max_processes,
-            "hidden_paths": [str(p) for p in sb.hidden_paths],
+            "hidden_paths": [str(p) for p in sb.hidden_paths], "tmp_bytes": lim.tmp_mb * 1024 * 1024,
         }
         try:
             sb.zygote.spawn(request, [child_call.fileno(), out_w, status_w])
@@ -333,6 +335,7 @@ class StudentSession:
         # namespaces asked for but refused (e.g. a container without CAP_SYS_ADMIN): the child
         # still runs unprivileged, contained by its process group and the sandbox's subreaper
         self.isolated = len(fields) > 2 and fields[2] == "1"
+        self.private_tmp = len(fields) > 4 and fields[4] == "1"
         deadline = time.monotonic() + lim.import_timeout
         try:
             reply = self._receive(deadline, what=f"importing {self.module}.py")
@@ -570,6 +573,10 @@ class StudentSession:
         if kind == "file_size":
             return StudentCrash(f"{what} tried to write a file larger than {self.limits.file_mb} MB ({etype}: "
                                 f"{msg}). Do not write large files from your code.", output=self.output)
+        if kind == "disk_full":
+            room = f"{self.limits.tmp_mb} MB in all" if self.private_tmp else "the disk is full"
+            return StudentCrash(f"{what} ran out of space for files ({room}; {etype}: {msg}). Do not write large "
+                                "or many files from your code.", output=self.output)
         if kind == "recursion":
             return StudentException(f"{what} raised RecursionError (unbounded recursion?).\n{tb}",
                                     exc_type=etype, traceback=tb, output=self.output)

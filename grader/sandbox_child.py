@@ -31,6 +31,14 @@ from typing import Any
 CLONE_NEWNET = 0x40000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWIPC = 0x08000000
+CLONE_NEWNS = 0x00020000
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+O_PATH = 0o10000000
+SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm")
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -122,6 +130,9 @@ def _intermediate(request: dict, fds: list[int]) -> None:
     isolate = bool(request.get("isolate")) and os.geteuid() == 0
     if isolate and not _unshare(CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC):
         isolate = False
+    private_tmp = False
+    if isolate and request.get("tmp_bytes") and _unshare(CLONE_NEWNS):
+        private_tmp = _private_tmp(request)
     if not isolate:
         # orphans of the child (double fork + setsid included) become ours, to be killed below
         try:
@@ -150,7 +161,7 @@ def _intermediate(request: dict, fds: list[int]) -> None:
         os.read(ready_r, 1)  # the init has forked the worker (or died)
         worker = next(iter(_children_of(pid)), pid)
     os.close(ready_r)
-    os.write(status_fd, f"pid {pid} {int(isolate)} {worker}\n".encode())
+    os.write(status_fd, f"pid {pid} {int(isolate)} {worker} {int(private_tmp)}\n".encode())
     while True:
         try:
             _, status = os.waitpid(pid, 0)
@@ -189,6 +200,64 @@ def _kill_descendants() -> None:
                 os.waitpid(-1, 0)
             except ChildProcessError:
                 break
+
+
+def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    libc = _libc()
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+    rc = libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None, flags,
+                    data.encode() if data else None)
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {target}: {os.strerror(err)}")
+
+
+def _private_tmp(request: dict) -> bool:
+    """In the child's own mount namespace, replace /tmp, /var/tmp, /dev/shm and the work
+    folder by one small tmpfs: what the student writes is bounded in total, invisible to
+    other sessions, and gone when the session ends. The code folder stays reachable.
+
+    Skipped (False) when the interpreter or the grader itself lives in one of those
+    places, or when the kernel refuses; the session then runs with the shared folders.
+    """
+    import torch
+
+    code_dir = os.path.realpath(request["code_dir"])
+    workdir = os.path.realpath(request["workdir"])
+    scratch = os.path.dirname(code_dir)
+    needed = [sys.prefix, sys.base_prefix, os.path.dirname(os.__file__), os.path.dirname(torch.__file__),
+              os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
+    needed += [p for p in sys.path if p and os.path.isabs(p) and not p.startswith(scratch)]
+    if any(os.path.realpath(p) == d or os.path.realpath(p).startswith(d + "/")
+           for p in needed for d in SHARED_WRITABLE):
+        return False
+    if os.path.dirname(workdir) != scratch:
+        return False
+    try:
+        _mount("none", "/", None, MS_REC | MS_PRIVATE)  # nothing below propagates to the host
+        keep = os.open(scratch, O_PATH) if scratch.startswith("/tmp/") else None
+        _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(request['tmp_bytes'])},mode=1777")
+        for folder in SHARED_WRITABLE[1:]:
+            if os.path.isdir(folder):
+                inner = "/tmp/.sandbox" + folder.replace("/", "-")
+                os.mkdir(inner)
+                os.chmod(inner, 0o1777)
+                _mount(inner, folder, None, MS_BIND)
+        if keep is not None:
+            os.makedirs(scratch, mode=0o711)
+            _mount(f"/proc/self/fd/{keep}", scratch, None, MS_BIND | MS_REC)
+            os.close(keep)
+        work = "/tmp/.sandbox-work"
+        os.mkdir(work, 0o700)
+        if request.get("uid") is not None:
+            os.chown(work, int(request["uid"]), int(request["gid"]))
+        _mount(work, workdir, None, MS_BIND)
+    except OSError:
+        # half-made mounts stay inside this namespace; without the code folder there is no session
+        if not os.path.isdir(code_dir):
+            os._exit(71)
+        return False
+    return True
 
 
 def _report(fd: int, line: str) -> None:
@@ -373,6 +442,8 @@ def _error_reply(exc: BaseException, code_dir: str) -> dict:
         kind = "memory"
     elif isinstance(exc, OSError) and exc.errno == errno.EFBIG:
         kind = "file_size"
+    elif isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        kind = "disk_full"
     elif isinstance(exc, RecursionError):
         kind = "recursion"
     return {"ok": False, "kind": kind, "type": type(exc).__qualname__, "message": message,

@@ -14,6 +14,7 @@ schema-valid and was written by the grader.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -36,7 +37,10 @@ ROOT_USER = os.geteuid() == 0
 
 # Short limits so that a fixture that hangs costs seconds, not minutes.
 FAST = Limits(import_timeout=8.0, call_timeout=4.0, call_timeout_cap=4.0, memory_mb=512, file_mb=16,
-              output_kill_mb=4, max_processes=32)
+              output_kill_mb=4, max_processes=32, tmp_mb=48)
+# Without the private /tmp (what a grader gets where mount namespaces are refused): the
+# fixtures' marker and heartbeat files in shared folders are then visible to the test.
+SHARED_TMP = dataclasses.replace(FAST, tmp_mb=0)
 
 S = "svm_naive_data_term"          # svm_loss_naive against the reference (4 points)
 SM = "softmax_naive_data_term"     # softmax_loss_naive against the reference (4 points)
@@ -192,12 +196,15 @@ def test_module_level_fault_fails_every_check_with_the_reason(box, name, phrases
     ("thread-bomb", ["svm_loss_naive() raised RuntimeError", "can't start new thread"]),
     ("gigabytes-of-stdout", ["printed more than 4 MB of output", "Remove print statements from loops"]),
     ("huge-file", ["svm_loss_naive() tried to write a file larger than 16 MB"]),
+    ("fill-the-disk", ["svm_loss_naive() ran out of space for files (48 MB in all"]),
 ])
 def test_function_fault_fails_only_its_check(box, name, phrases):
     t0 = time.monotonic()
     g = grade_attack(box, attack(name), [S, SM, P])
     expect(g, passed=(SM, P), failed={S: phrases})
     assert time.monotonic() - t0 < 40
+    for folder in ("/tmp", "/var/tmp", "/dev/shm"):  # nothing written reached the shared folders
+        assert not list(Path(folder).glob("fill-the-disk-*")), folder
 
 
 # ----------------------------------------------------------------------------- wrong values
@@ -229,9 +236,10 @@ def test_wrong_value_is_reported_and_never_trusted(box, name, failed, passed):
 # ----------------------------------------------------------------------------- tampering
 
 
-def test_forge_results_json(box):
+@pytest.mark.parametrize("limits", [FAST, SHARED_TMP], ids=["private-tmp", "shared-tmp"])
+def test_forge_results_json(box, limits):
     target = box / "results" / "results.json"
-    g = grade_attack(box, attack("forge-results-json", RESULTS=str(target)), [S, SM])
+    g = grade_attack(box, attack("forge-results-json", RESULTS=str(target)), [S, SM], limits=limits)
     expect(g, passed=(S, SM))
     assert g.path == target and "FORGED" not in target.read_text()
     printed = g.output(S)
@@ -260,7 +268,7 @@ def test_read_hidden_files(box, monkeypatch):
     files = attack("read-hidden-files", CHECKS=str(checks_dir / "linear_classifier.py"),
                    SOLUTION=str(SOLUTIONS / "linear_classifier.py"), METADATA=str(metadata),
                    CHECKS_DIR=str(checks_dir), SOLUTIONS_DIR=str(SOLUTIONS))
-    g = grade_attack(box, files, [S])
+    g = grade_attack(box, files, [S], limits=SHARED_TMP)
     expect(g, passed=(S,))
     printed = g.output(S)
     assert "snooping done" in printed and "LEAKED" not in printed, printed
@@ -269,7 +277,7 @@ def test_read_hidden_files(box, monkeypatch):
 
 def test_import_grader_package_and_call_it(box):
     target = box / "results" / "results.json"
-    g = grade_attack(box, attack("import-grader-package", RESULTS=str(target)), [S])
+    g = grade_attack(box, attack("import-grader-package", RESULTS=str(target)), [S], limits=SHARED_TMP)
     expect(g, passed=(S,))
     printed = g.output(S)
     for label in ("hidden checks", "reference", "results writer"):
@@ -295,7 +303,7 @@ def test_rewriting_the_grader_probe_cannot_forge_values(box):
 def test_shadow_modules_are_never_imported(box):
     marker = box / "shadow"
     os.chmod(box, NOBODY_WRITABLE)
-    g = grade_attack(box, attack("shadow-modules", MARKER=str(marker)), [S, P])
+    g = grade_attack(box, attack("shadow-modules", MARKER=str(marker)), [S, P], limits=SHARED_TMP)
     expect(g, passed=(S, P))
     assert not list(box.glob("shadow.*"))
 
@@ -330,7 +338,7 @@ def test_network_access_is_cut(box):
 def test_setsid_double_fork_survivor_is_killed(box):
     os.chmod(box, NOBODY_WRITABLE)
     heartbeat = box / "heartbeat"
-    g = grade_attack(box, attack("setsid-survivor", HEARTBEAT=str(heartbeat)), [S])
+    g = grade_attack(box, attack("setsid-survivor", HEARTBEAT=str(heartbeat)), [S], limits=SHARED_TMP)
     expect(g, passed=(S,))
     assert heartbeat.exists(), "the fixture did not manage to start its daemon"
     first = heartbeat.read_text()
@@ -356,7 +364,7 @@ def test_unusable_notebook(box, name, phrases):
 def test_notebook_definitions_are_graded_and_nothing_else_runs(box, name):
     os.chmod(box, NOBODY_WRITABLE)
     t0 = time.monotonic()
-    g = grade_attack(box, attack(name, MARKER=str(box / "ran")), [S, P])
+    g = grade_attack(box, attack(name, MARKER=str(box / "ran")), [S, P], limits=SHARED_TMP)
     expect(g, passed=(S, P))
     assert not list(box.glob("ran.*")), list(box.glob("ran.*"))
     assert "the grader used the code of linear_classifier.ipynb" in g.doc["output"]
@@ -402,7 +410,7 @@ def test_symlinked_module_is_refused(box, target):
 
 def test_extra_files_are_ignored(box):
     os.chmod(box, NOBODY_WRITABLE)
-    g = grade_attack(box, attack("files-extra", MARKER=str(box / "ran")), [S])
+    g = grade_attack(box, attack("files-extra", MARKER=str(box / "ran")), [S], limits=SHARED_TMP)
     expect(g, passed=(S,))
     assert not list(box.glob("ran.*"))
 

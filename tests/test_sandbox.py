@@ -1,6 +1,7 @@
 """Unit tests of the sandbox itself: Sandbox(code_dir), session(module), call()."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import stat
@@ -19,7 +20,8 @@ from grader.sandbox import Limits, Sandbox, check_unprivileged_interpreter, prot
 
 ROOT = os.geteuid() == 0
 LIMITS = Limits(import_timeout=8.0, call_timeout=4.0, memory_mb=512, file_mb=8, output_kill_mb=2,
-                output_kb=16, reply_mb=4)
+                output_kb=16, reply_mb=4, tmp_mb=32)
+SHARED_TMP = dataclasses.replace(LIMITS, tmp_mb=0)  # the child sees the real /tmp (and the test's files)
 
 
 @pytest.fixture
@@ -125,7 +127,7 @@ def test_code_is_read_only_and_hidden_paths_are_locked(sandbox, tmp_path, scratc
                 except OSError as exc:
                     out[label] = type(exc).__name__
             return out
-    """, hidden_paths=[secret])
+    """, hidden_paths=[secret], limits=SHARED_TMP)
     assert stat.S_IMODE(secret.stat().st_mode) == 0o700
     with sb.session("m") as s:
         out = s.call("attempts")
@@ -361,7 +363,7 @@ STRAY = """
 
 
 def test_setsid_daemon_dies_with_the_session(sandbox, scratch):
-    sb = sandbox(STRAY)
+    sb = sandbox(STRAY, limits=SHARED_TMP)
     beat = scratch / "beat"
     with sb.session("m") as s:
         assert s.call("daemon", str(beat)) == "started"
@@ -370,7 +372,7 @@ def test_setsid_daemon_dies_with_the_session(sandbox, scratch):
 
 def test_setsid_daemon_dies_with_the_session_without_namespaces(sandbox, scratch):
     """What a grader that is not root gets: a process group, plus the sandbox's subreaper."""
-    sb = sandbox(STRAY)
+    sb = sandbox(STRAY, limits=SHARED_TMP)
     sb.isolated = False
     sb._uid = sb._gid = None
     beat = scratch / "beat"
@@ -428,3 +430,34 @@ def test_interpreter_nobody_cannot_use_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "executable", str(fake))
     with pytest.raises(SandboxUnavailable, match=r"cannot use the Python interpreter .*Student code was not run"):
         check_unprivileged_interpreter()
+
+
+@pytest.mark.skipif(not ROOT, reason="mount namespaces need root")
+def test_private_tmp_is_bounded_and_invisible(sandbox):
+    sb = sandbox("""
+        import os
+
+        def fill(folder):
+            n = 0
+            try:
+                while True:
+                    with open(os.path.join(folder, f"private-tmp-test-{os.getpid()}-{n}"), "wb") as f:
+                        f.write(b"0" * (4 << 20))
+                    n += 1
+            except OSError as exc:
+                return n, exc.errno
+
+        def look():
+            import m
+            return sorted(os.listdir("/tmp")), os.path.dirname(m.__file__), os.getcwd()
+    """)
+    with sb.session("m") as s:
+        assert s.private_tmp
+        listing, code, cwd = s.call("look")
+        assert code == str(sb.code_dir) and cwd.startswith(str(sb.code_dir.parent))
+        assert not any(name.startswith(("pytest-of", "sandbox-test-")) for name in listing), listing
+        n, err = s.call("fill", "/tmp")
+        assert err == 28 and n <= 8  # ENOSPC within the 32 MB shared by /tmp and the work folder
+        n2, err2 = s.call("fill", ".")
+        assert err2 == 28 and n2 <= 1
+    assert not list(Path("/tmp").glob("private-tmp-test-*"))
