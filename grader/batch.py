@@ -88,6 +88,8 @@ def _grade_command(sub: Path, results: Path, args) -> list[str]:
     cmd = [sys.executable, "-m", "grader", "grade", "--submission", str(sub), "--results", str(results)]
     for part in getattr(args, "part", None) or []:
         cmd += ["--part", part]
+    for check_id in getattr(args, "checks", None) or []:
+        cmd += ["--check", check_id]
     data_root = getattr(args, "data_root", None)
     if data_root is not None:
         cmd += ["--data-root", str(Path(data_root).resolve())]

@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--output", type=Path, default=Path("regrade"), help="where results and scores.csv go")
     a.add_argument("--jobs", type=int, default=0, help="parallel gradings (default: number of cores)")
     a.add_argument("--part", action="append")
+    a.add_argument("--check", action="append", dest="checks", help="run only this check id (repeatable)")
     a.add_argument("--data-root", type=Path)
 
     f = sub.add_parser("download-data", help="download the full datasets (needs a network)")

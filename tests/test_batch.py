@@ -190,3 +190,65 @@ def test_grade_all_with_the_real_grader(tmp_path):
         doc = json.loads((output / name / "results.json").read_text())
         assert isinstance(doc.get("tests"), list) and doc["tests"], name
     assert code == (0 if all(r["status"] == "graded" for r in rows.values()) else 1)
+
+
+def test_grade_all_twenty_mixed_submissions(tmp_path):
+    """Correct, buggy, broken and hostile submissions side by side: 20 results and a CSV row each."""
+    from conftest import ASSIGNMENT, SOLUTIONS, mutate, reference_source
+
+    ref = reference_source()
+    loop = mutate(ref, "def svm_loss_vectorized(W, X, y, reg):",
+                  "def svm_loss_vectorized(W, X, y, reg):\n    while True:\n        pass\n\n\ndef _unused(W, X, y, reg):")
+    subs = {
+        "correct_a": {"linear_classifier.py": ref},
+        "correct_b": {"linear_classifier.py": ref, "notes.txt": "extra file"},
+        "wrong_case": {"Linear_Classifier.py": ref},
+        "duplicate_name": {"linear_classifier (1).py": ref},
+        "nested": {"hw/linear_classifier.py": ref},
+        "stubs": {"linear_classifier.py": (ASSIGNMENT / "linear_classifier.py").read_text()},
+        "forgot_1_over_N": {"linear_classifier.py": mutate(ref, "loss /= num_train", "pass")},
+        "syntax_error": {"linear_classifier.py": ref + "\ndef broken(:\n"},
+        "import_error": {"linear_classifier.py": "import not_a_module\n" + ref},
+        "raises_at_import": {"linear_classifier.py": "raise RuntimeError('boom')\n" + ref},
+        "empty_file": {"linear_classifier.py": ""},
+        "missing_file": {"README.txt": "forgot the code"},
+        "infinite_loop": {"linear_classifier.py": loop},
+        "exit_at_import": {"linear_classifier.py": "import sys\nsys.exit(0)\n" + ref},
+        "os_exit_at_import": {"linear_classifier.py": "import os\nos._exit(0)\n" + ref},
+        "forge_results": {"linear_classifier.py": "import pathlib\ntry:\n    pathlib.Path('/autograder/results/"
+                                                  "results.json').write_text('{\"score\": 100}')\nexcept OSError:\n"
+                                                  "    pass\nprint('{\"score\": 100}')\n" + ref},
+        "huge_output": {"linear_classifier.py": "print('x' * 50_000_000)\n" + ref},
+        "not_utf8": {"linear_classifier.py": "x = 1\n"},
+        "malformed_notebook": {"linear_classifier.ipynb": "{not json"},
+    }
+    export = tmp_path / "export"
+    for name, files in subs.items():
+        folder = export / name
+        for rel, text in files.items():
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            (folder / rel).write_text(text)
+    (export / "not_utf8" / "linear_classifier.py").write_bytes(b"\xff\xfe bad bytes\n")
+    _zip(export / "zipped.zip", {"linear_classifier.py": (SOLUTIONS / "linear_classifier.py").read_text()})
+    assert len(list(export.iterdir())) == 20
+    output = tmp_path / "regrade"
+    checks = ["svm_naive_data_term", "svm_vectorized_data_term", "predict_contract"]
+    argv = ["grade-all", str(export), "--output", str(output), "--jobs", "2", "--part", "linear_classifier"]
+    for c in checks:
+        argv += ["--check", c]
+    code = cli.main(argv)
+    rows = _rows(output)
+    assert len(rows) == 20 and code == 0
+    assert all(r["status"] == "graded" for r in rows.values()), rows
+    full = float(rows["correct_a"]["max_score"])
+    assert full > 0
+    for name in ("correct_a", "correct_b", "wrong_case", "duplicate_name", "nested", "zipped", "forge_results"):
+        assert float(rows[name]["score"]) == full, name
+    for name in ("stubs", "syntax_error", "import_error", "raises_at_import", "empty_file", "missing_file",
+                 "exit_at_import", "os_exit_at_import", "huge_output", "not_utf8", "malformed_notebook"):
+        assert float(rows[name]["score"]) == 0, name
+    assert 0 < float(rows["forgot_1_over_N"]["score"]) < full
+    assert 0 < float(rows["infinite_loop"]["score"]) < full
+    for name in rows:
+        doc = json.loads((output / name / "results.json").read_text())
+        assert doc["tests"], name
