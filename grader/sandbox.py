@@ -287,6 +287,7 @@ class StudentSession:
         self._worker_pid: int | None = None  # the process that runs the student's code
         self.isolated = False  # True once the child runs in its own PID and network namespaces
         self.private_tmp = False  # True when /tmp and the work folder are a private, bounded tmpfs
+        self._extra_processes = 0
         self._conn: socket.socket | None = None
         self._status_r: int | None = None
         self._out = _Output(keep=limits.output_kb * 1024, kill_at=limits.output_kill_mb * 1024 * 1024)
@@ -499,6 +500,8 @@ class StudentSession:
         try:
             data = wire.recv_frame(self._conn, deadline, limit=self.limits.reply_mb * 1024 * 1024)
         except TimeoutError:
+            # processes the student started (the namespace's init and the worker excluded)
+            self._extra_processes = max(0, len(self._session_pids()) - (2 if self.isolated else 1))
             self._kill()
             self._dead_reason = "was stopped after an earlier call ran out of time."
             raise StudentTimeout(f"{what} did not finish in time (limit {self._limit_of(deadline)}). "
@@ -554,8 +557,13 @@ class StudentSession:
         try:
             reply = self._receive(deadline, what)
         except StudentTimeout:
+            extra = ""
+            if self._extra_processes:
+                extra = (f" It had started {self._extra_processes} other processes (at most "
+                         f"{self.limits.max_processes} processes and threads are allowed): do not fork or start "
+                         "processes from your code.")
             raise StudentTimeout(f"{what} did not return within {timeout:.0f} s. Look for an infinite loop, or "
-                                 "code far slower than needed (Python loops over large tensors).",
+                                 "code far slower than needed (Python loops over large tensors)." + extra,
                                  output=self.output) from None
         if not reply.get("ok"):
             raise self._call_error(reply, what)

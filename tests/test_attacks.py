@@ -192,7 +192,7 @@ def test_module_level_fault_fails_every_check_with_the_reason(box, name, phrases
     ("recursion-overflow", ["svm_loss_naive() raised RecursionError", "unbounded recursion",
                             "return svm_loss_naive(W, X, y, reg)"]),
     ("memory-bomb", ["svm_loss_naive() ran out of memory", "limit about 512 MB"]),
-    ("fork-bomb", ["svm_loss_naive()"]),
+    ("fork-bomb", ["svm_loss_naive() did not return within 4 s", "other processes", "do not fork"]),
     ("thread-bomb", ["svm_loss_naive() raised RuntimeError", "can't start new thread"]),
     ("gigabytes-of-stdout", ["printed more than 4 MB of output", "Remove print statements from loops"]),
     ("huge-file", ["svm_loss_naive() tried to write a file larger than 16 MB"]),
@@ -203,6 +203,8 @@ def test_function_fault_fails_only_its_check(box, name, phrases):
     g = grade_attack(box, attack(name), [S, SM, P])
     expect(g, passed=(SM, P), failed={S: phrases})
     assert time.monotonic() - t0 < 40
+    if name != "fork-bomb":
+        assert "other processes" not in g.output(S)
     for folder in ("/tmp", "/var/tmp", "/dev/shm"):  # nothing written reached the shared folders
         assert not list(Path(folder).glob("fill-the-disk-*")), folder
 
