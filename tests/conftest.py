@@ -52,6 +52,27 @@ class Graded:
         return self.doc["score"]
 
 
+def assert_full_marks(g: Graded) -> None:
+    """Every check passed and the score is the sum of every check's points."""
+    assert g.not_passed() == set(), {k: g.output(k) for k in g.not_passed()}
+    assert g.score == sum(t["max_score"] for t in g.doc["tests"]) > 0
+
+
+def assert_untouched_stubs(g: Graded, *, not_about_code: tuple[str, ...] = ()) -> None:
+    """Zero points; each check failed saying the function is not written yet, or was skipped
+    naming what to fix first. ``not_about_code`` lists checks that fail for another reason
+    (e.g. a saved model that a stub cannot produce)."""
+    assert g.score == 0
+    outcomes = g.outcomes()
+    assert set(outcomes.values()) <= {"failed", "skipped"}, outcomes
+    for check_id, outcome in outcomes.items():
+        text = g.output(check_id)
+        if outcome == "failed" and check_id not in not_about_code:
+            assert "not implemented yet" in text, (check_id, text)
+        if outcome == "skipped":
+            assert "fix" in text and "first" in text, (check_id, text)
+
+
 def write_submission(folder: Path, files: dict[str, str | bytes | Path]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():

@@ -1,7 +1,6 @@
 """Every reference notebook executes end to end (fast mode), as a student would run it."""
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
