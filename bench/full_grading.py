@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -23,22 +24,44 @@ BOX = REPO.parent / "shared" / "tools" / "gradescope-box"
 sys.path.insert(0, str(REPO))
 
 
+def _synthetic_full(root: Path) -> Path:
+    """Write a full-size random-pixel CIFAR-10 in torchvision's layout and fill the decoded cache,
+    so that the boxed grading loads it exactly as it would load the real full dataset."""
+    sys.path.insert(0, str(REPO / "bench"))
+    from data_memory import _write_synthetic_full
+
+    _write_synthetic_full(root)
+    code = ("import torchvision.datasets.cifar as c; c.check_integrity = lambda *a, **k: True; "
+            "from grader import data; print(data.describe(data.load_cifar10(profile='full')))")
+    env = dict(os.environ, GRADER_DATA=str(root), GRADER_CACHE=str(root / "decoded"))
+    print(subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                         check=True).stdout.strip())
+    return root
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--mem", type=int, default=768)
     ap.add_argument("--cpus", type=float, default=0.5)
+    ap.add_argument("--synthetic-full", action="store_true",
+                    help="grade against a full-size CIFAR-10 of random pixels (memory of the full-data path; "
+                         "accuracy checks then fail by construction)")
     args = ap.parse_args()
     from grader.demo import build_submission
 
     folder = build_submission()
     out = Path(tempfile.mkdtemp())
+    env = dict(os.environ)
+    if args.synthetic_full:
+        env["GRADER_DATA"] = str(_synthetic_full(out / "synthetic"))
+        env["GRADER_CACHE"] = str(out / "synthetic" / "decoded")
     try:
         for i in range(args.runs):
             results = out / f"results{i}.json"
             cmd = [str(BOX), "--mem", str(args.mem), "--cpus", str(args.cpus), "--",
                    sys.executable, "-m", "grader", "grade", "--submission", str(folder), "--results", str(results)]
-            proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+            proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env)
             line = next((l for l in proc.stderr.splitlines() if l.startswith("gradescope-box:")), "gradescope-box: ?")
             doc = json.loads(results.read_text()) if results.exists() else {}
             tests = [t for t in doc.get("tests", []) if t.get("visibility") != "hidden"]

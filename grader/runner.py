@@ -7,6 +7,8 @@ the time budget, is *skipped*.
 """
 from __future__ import annotations
 
+import ctypes
+import gc
 import hashlib
 import importlib.util
 import math
@@ -120,7 +122,11 @@ class Context:
         return g
 
     def shared(self, key: str, make: Callable[[], Any]) -> Any:
-        """A value computed once per grading run (e.g. reference outputs, loaded data)."""
+        """A value computed once and reused by the checks of this part (e.g. a trained model,
+        a preprocessed subset); freed when the run moves on to the next part. Keys starting
+        with ``data:`` (loaded datasets, memory-mapped) live for the whole run."""
+        if not key.startswith("data:"):
+            key = f"{self.part.name}:{key}"
         if key not in self._shared:
             try:
                 self._shared[key] = make()
@@ -256,6 +262,18 @@ def _dependency_order(checks: list[Check]) -> list[Check]:
     return ordered
 
 
+def _release_part(shared: dict[str, Any], part: str) -> None:
+    """Drop what a finished part computed and hand the memory back to the system: the next
+    part's sandboxed children share Gradescope's 768 MB with this process."""
+    for key in [k for k in shared if k.startswith(part + ":")]:
+        del shared[key]
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _skip(check: Check, message: str) -> CheckResult:
     return CheckResult(key=check.key, title=check.title, number=check.number, max_score=check.weight,
                        score=0.0, outcome=Outcome.SKIPPED, message=message, visibility=check.visibility,
@@ -273,8 +291,13 @@ def run(checks: list[Check], files: dict[str, PartFiles], options: GradingOption
     sandboxes: dict[str, Sandbox | None] = {}
     sandbox_errors: dict[str, str] = {}
     checks = _dependency_order(list(checks))
+    current_part = None
     try:
         for i, check in enumerate(checks, start=1):
+            if check.part != current_part:
+                if current_part is not None:
+                    _release_part(shared, current_part)
+                current_part = check.part
             part = PARTS[check.part]
             pf = files[check.part]
             if options.progress:
