@@ -166,15 +166,7 @@ def _intermediate(request: dict, fds: list[int]) -> None:
         worker = next(iter(_children_of(pid)), pid)
     os.close(ready_r)
     os.write(status_fd, f"pid {pid} {int(isolate)} {worker} {int(private_tmp)}\n".encode())
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
-        except ChildProcessError:
-            status = -1
-            break
+    status = _wait(pid)
     # isolated: the init has already reported the worker's status; this line is then unread
     _report(status_fd, f"status {status}\n")
     if not isolate:
@@ -233,21 +225,24 @@ def _run_with_spawned_init(request: dict, init: int, call_fd: int, out_fd: int, 
     os.close(call_fd)
     os.close(out_fd)
     os.write(status_fd, f"pid {init} 1 {worker} {int(private_tmp)}\n".encode())
-    status = -1
-    while True:
-        try:
-            _, status = os.waitpid(worker, 0)
-            break
-        except InterruptedError:
-            continue
-        except ChildProcessError:
-            break
+    status = _wait(worker)
     _report(status_fd, f"status {status}\n")
     try:
         os.kill(init, signal.SIGKILL)
         os.waitpid(init, 0)
     except (ProcessLookupError, ChildProcessError):
         pass
+
+
+def _wait(pid: int) -> int:
+    """The wait status of the child ``pid`` (-1 when it cannot be waited for)."""
+    while True:
+        try:
+            return os.waitpid(pid, 0)[1]
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            return -1
 
 
 def _kill_descendants() -> None:
