@@ -214,16 +214,7 @@ def _run_with_spawned_init(request: dict, init: int, call_fd: int, out_fd: int, 
                            private_tmp: bool) -> None:
     """Isolated session whose init was spawned: fork the worker (PID 2 of the namespace) from
     here, report its fate, then end the namespace (every process left in it dies with init)."""
-    worker = os.fork()
-    if worker == 0:
-        os.close(status_fd)
-        try:
-            _child(request, call_fd, out_fd, True)
-        except BaseException:  # noqa: BLE001
-            pass
-        os._exit(70)
-    os.close(call_fd)
-    os.close(out_fd)
+    worker = _fork_worker(request, call_fd, out_fd, close_in_worker=(status_fd,))
     os.write(status_fd, f"pid {init} 1 {worker} {int(private_tmp)}\n".encode())
     status = _wait(worker)
     _report(status_fd, f"status {status}\n")
@@ -232,6 +223,22 @@ def _run_with_spawned_init(request: dict, init: int, call_fd: int, out_fd: int, 
         os.waitpid(init, 0)
     except (ProcessLookupError, ChildProcessError):
         pass
+
+
+def _fork_worker(request: dict, call_fd: int, out_fd: int, close_in_worker: tuple[int, ...]) -> int:
+    """Fork the isolated worker that runs student code; here, its channel ends are closed."""
+    worker = os.fork()
+    if worker == 0:
+        for fd in close_in_worker:
+            os.close(fd)
+        try:
+            _child(request, call_fd, out_fd, True)
+        except BaseException:  # noqa: BLE001
+            pass
+        os._exit(70)
+    os.close(call_fd)
+    os.close(out_fd)
+    return worker
 
 
 def _wait(pid: int) -> int:
@@ -363,17 +370,7 @@ def _children_of(pid: int) -> list[int]:
 
 def _namespace_init(request: dict, call_fd: int, out_fd: int, status_fd: int, ready_w: int) -> None:
     """PID 1 of the child's namespace: fork the worker, reap, report its status, exit."""
-    worker = os.fork()
-    if worker == 0:
-        os.close(status_fd)
-        os.close(ready_w)
-        try:
-            _child(request, call_fd, out_fd, True)
-        except BaseException:  # noqa: BLE001
-            pass
-        os._exit(70)
-    os.close(call_fd)
-    os.close(out_fd)
+    worker = _fork_worker(request, call_fd, out_fd, close_in_worker=(status_fd, ready_w))
     os.write(ready_w, b"r")
     os.close(ready_w)
     status = -1

@@ -106,6 +106,33 @@ def test_child_is_unprivileged_isolated_and_clean(sandbox, monkeypatch):
 
 
 @pytest.mark.skipif(not ROOT, reason="isolation needs root")
+def test_namespace_init_is_spawned_not_forked(sandbox):
+    """The init holds no copy of the zygote's memory: a small interpreter started by posix_spawn."""
+    sb = sandbox(BASIC)
+    with sb.session("m") as s:
+        assert s.call("add", 1, 2) == 3
+        init_cmdline = Path(f"/proc/{s.pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        worker_parent = int(Path(f"/proc/{s._worker_pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    assert b" -S -I -c" in init_cmdline
+    assert worker_parent != s.pid  # the worker is the init's sibling, forked outside the namespace
+
+
+@pytest.mark.skipif(not ROOT, reason="isolation needs root")
+def test_isolation_holds_when_the_init_cannot_be_spawned(sandbox, monkeypatch, scratch):
+    """Fallback: the namespace's init is forked from the zygote instead of posix_spawned."""
+    import grader.sandbox_child as child
+
+    monkeypatch.setattr(child, "_spawn_init", lambda fds: None)
+    sb = sandbox(BASIC, mode="fork")  # the zygote is forked from this process, patch included
+    with sb.session("m") as s:
+        info = s.call("whoami")
+        assert s.isolated
+        init_cmdline = Path(f"/proc/{s.pid}/cmdline").read_bytes()
+    assert info["uid"] == 65534 and info["pid"] == 2
+    assert b" -S -I -c" not in init_cmdline.replace(b"\0", b" ")  # not the spawned init
+
+
+@pytest.mark.skipif(not ROOT, reason="isolation needs root")
 def test_code_is_read_only_and_hidden_paths_are_locked(sandbox, tmp_path, scratch):
     secret = scratch / "hidden_checks"
     secret.mkdir()
