@@ -304,7 +304,6 @@ def run(checks: list[Check], files: dict[str, PartFiles], options: GradingOption
                 options.progress(f"[{i}/{len(checks)}] {check.title}")
             failed_deps = [d for d in check.depends
                            if f"{check.part}.{d}" in by_key and by_key[f"{check.part}.{d}"].outcome != Outcome.PASSED]
-            missing_deps = [d for d in check.depends if f"{check.part}.{d}" not in by_key]
             grader_errors = [d for d in failed_deps if by_key[f"{check.part}.{d}"].outcome == Outcome.ERROR]
             if failed_deps and len(grader_errors) == len(failed_deps):
                 titles = ", ".join(f"'{by_key[f'{check.part}.{d}'].title}'" for d in grader_errors)
@@ -317,9 +316,7 @@ def run(checks: list[Check], files: dict[str, PartFiles], options: GradingOption
             elif time.monotonic() >= run_deadline:
                 res = _skip(check, "Not run: the autograder's time budget was used up by earlier checks. Make your "
                                    "code faster (earlier checks show which functions were slow) and resubmit.")
-            else:
-                if missing_deps:
-                    pass  # dependency not selected in this run: do not block
+            else:  # a dependency left out of this run's selection does not block
                 if check.part not in sandboxes:
                     sandboxes[check.part] = None
                     if pf.module_ok:
