@@ -34,6 +34,7 @@ CLONE_NEWIPC = 0x08000000
 CLONE_NEWNS = 0x00020000
 MS_NOSUID = 0x2
 MS_NODEV = 0x4
+MS_NOEXEC = 0x8
 MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
@@ -133,6 +134,7 @@ def _intermediate(request: dict, fds: list[int]) -> None:
     private_tmp = False
     if isolate and request.get("tmp_bytes") and _unshare(CLONE_NEWNS):
         private_tmp = _private_tmp(request)
+    request["own_mounts"] = private_tmp  # the worker may then mount a /proc of its own namespace
     if not isolate:
         # orphans of the child (double fork + setsid included) become ours, to be killed below
         try:
@@ -469,12 +471,19 @@ def _child(request: dict, call_fd: int, out_fd: int, isolate: bool) -> None:
     _limit(resource.RLIMIT_CORE, 0)
     _limit(resource.RLIMIT_NOFILE, 256)
     _limit(resource.RLIMIT_CPU, int(request["cpu_seconds"]))
+    # RLIMIT_NPROC counts the user's tasks machine-wide: count them while the host's /proc is visible
+    running = _count_processes(int(uid) if uid is not None and os.geteuid() == 0 else os.getuid())
+    if isolate and request.get("own_mounts"):
+        try:  # a /proc of the session's PID namespace: the host's processes are not listed
+            _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        except OSError:
+            pass
     if uid is not None and os.geteuid() == 0:
         os.setgroups([])
         os.setgid(int(gid))
         os.setuid(int(uid))
     nproc = int(request["max_processes"])
-    _limit(resource.RLIMIT_NPROC, _count_processes(os.getuid()) + nproc)
+    _limit(resource.RLIMIT_NPROC, running + nproc)
     env = {"HOME": workdir, "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "PYTHONHASHSEED": "0", "TMPDIR": workdir, "MPLBACKEND": "Agg", "LANG": "C.UTF-8"}
     os.environ.clear()

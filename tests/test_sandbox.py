@@ -118,6 +118,22 @@ def test_namespace_init_is_spawned_not_forked(sandbox):
 
 
 @pytest.mark.skipif(not ROOT, reason="isolation needs root")
+def test_child_lists_only_its_own_processes(sandbox):
+    """With a mount namespace, /proc is the session's own: the grader and other sessions are not listed."""
+    sb = sandbox("""
+        import os
+
+        def pids():
+            return sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+    """)
+    with sb.session("m") as s:
+        if not s.private_tmp:
+            pytest.skip("no mount namespace here")
+        assert s.call("pids") == [1, 2]  # the session's init and the worker
+    assert os.getpid() > 2
+
+
+@pytest.mark.skipif(not ROOT, reason="isolation needs root")
 def test_isolation_holds_when_the_init_cannot_be_spawned(sandbox, monkeypatch, scratch):
     """Fallback: the namespace's init is forked from the zygote instead of posix_spawned."""
     import grader.sandbox_child as child
