@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,3 +138,50 @@ def reference_submission():
 def reference_models(reference_submission: Path) -> dict[str, Path]:
     """The reference's saved Part 1 models."""
     return {name: reference_submission / name for name in ("svm_best_model.pt", "softmax_best_model.pt")}
+
+
+# solution lines: a deliberately simple marker scanner, independent of grader.release,
+# used to prove that generated files and bundles leak no reference code
+BEGIN_MARKER = re.compile(r"^\s*#+\s*BEGIN SOLUTION")
+END_MARKER = re.compile(r"^\s*#+\s*END SOLUTION")
+
+
+def code_texts(folder: Path):
+    """(relative name, list of code lines) of every .py and every notebook's code cells."""
+    for path in sorted(folder.rglob("*")):
+        if "__pycache__" in path.parts or not path.is_file():
+            continue
+        if path.suffix == ".py":
+            yield path.relative_to(folder).as_posix(), path.read_text(encoding="utf-8").splitlines()
+        elif path.suffix == ".ipynb":
+            nb = json.loads(path.read_text(encoding="utf-8"))
+            lines = []
+            for cell in nb.get("cells", []):
+                if cell.get("cell_type") == "code":
+                    src = cell.get("source", "")
+                    lines += ("".join(src) if isinstance(src, list) else src).splitlines()
+            yield path.relative_to(folder).as_posix(), lines
+
+
+def reference_body_lines(folder: Path, min_len: int = 25) -> set[str]:
+    """Non-trivial lines between solution markers that appear nowhere outside them.
+
+    A deliberately simple scanner, independent of grader.release. A line that is
+    also written outside the markers (say in a docstring showing how a function
+    is called) is given to students on purpose, so it is not a secret.
+    """
+    inside: set[str] = set()
+    outside: list[str] = []
+    for _, lines in code_texts(folder):
+        in_block = False
+        for line in lines:
+            if BEGIN_MARKER.match(line):
+                in_block = True
+            elif END_MARKER.match(line):
+                in_block = False
+            elif in_block:
+                inside.add(line.strip())
+            else:
+                outside.append(line)
+    given = "\n".join(outside)
+    return {l for l in inside if len(l) > min_len and not l.startswith("#") and l not in given}

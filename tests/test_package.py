@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import reference_body_lines
 from grader import package
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,48 +23,12 @@ SOLUTIONS = ROOT / "solutions"
 ASSIGNMENT = ROOT / "assignment"
 CHECKS = ROOT / "grader" / "checks"
 
-_BEGIN = re.compile(r"^\s*#+\s*BEGIN SOLUTION")
-_END = re.compile(r"^\s*#+\s*END SOLUTION")
-
 needs_release = pytest.mark.skipif(
     not ASSIGNMENT.is_dir() or not any(ASSIGNMENT.iterdir()), reason="assignment/ not generated yet"
 )
 needs_core = pytest.mark.skipif(
     not (ROOT / "grader" / "commands.py").exists(), reason="the grading core (grader/commands.py) is not there yet"
 )
-
-
-def _code_lines(path: Path) -> list[str]:
-    if path.suffix == ".ipynb":
-        nb = json.loads(path.read_text(encoding="utf-8"))
-        return [
-            line
-            for cell in nb.get("cells", [])
-            if cell.get("cell_type") == "code"
-            for line in "".join(cell.get("source", "")).splitlines()
-        ]
-    return path.read_text(encoding="utf-8").splitlines()
-
-
-def reference_body_lines(min_len: int = 25) -> set[str]:
-    """Non-trivial lines of the marked reference blocks that appear nowhere outside the markers."""
-    inside: set[str] = set()
-    outside: list[str] = []
-    for path in sorted(SOLUTIONS.rglob("*")):
-        if path.suffix not in (".py", ".ipynb") or "__pycache__" in path.parts:
-            continue
-        in_block = False
-        for line in _code_lines(path):
-            if _BEGIN.match(line):
-                in_block = True
-            elif _END.match(line):
-                in_block = False
-            elif in_block:
-                inside.add(line.strip())
-            else:
-                outside.append(line)
-    given = "\n".join(outside)
-    return {l for l in inside if len(l) > min_len and not l.startswith("#") and l not in given}
 
 
 def hidden_check_names() -> set[str]:
@@ -146,7 +111,7 @@ def test_student_bundle_layout(student_zip):
 
 def bundle_leaks(zip_path: Path) -> list[str]:
     """Every file of the zip that holds a reference body line or a hidden check's name or title."""
-    secrets = reference_body_lines()
+    secrets = reference_body_lines(SOLUTIONS)
     check_names = hidden_check_names()
     check_titles = hidden_check_titles()
     leaks = []
@@ -165,7 +130,7 @@ def bundle_leaks(zip_path: Path) -> list[str]:
 
 @needs_release
 def test_student_bundle_holds_no_solution_code_and_no_hidden_check(student_zip):
-    assert reference_body_lines(), "expected marked reference code in solutions/"
+    assert reference_body_lines(SOLUTIONS), "expected marked reference code in solutions/"
     with zipfile.ZipFile(student_zip) as zf:
         stub = zf.read("grader/checks/__init__.py").decode()
     assert "def " not in stub and "class " not in stub

@@ -4,64 +4,19 @@ from __future__ import annotations
 import argparse
 import ast
 import json
-import re
 import textwrap
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from conftest import BEGIN_MARKER, code_texts, reference_body_lines
 from grader import release
 from grader.release import ReleaseError, generate, stub_notebook, stub_source, write_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
 ASSIGNMENT = ROOT / "assignment"
-
-_BEGIN = re.compile(r"^\s*#+\s*BEGIN SOLUTION")
-_END = re.compile(r"^\s*#+\s*END SOLUTION")
-
-
-def _texts_with_code(folder: Path):
-    """(relative name, list of code lines) of every .py and every notebook's code cells."""
-    for path in sorted(folder.rglob("*")):
-        if "__pycache__" in path.parts or not path.is_file():
-            continue
-        if path.suffix == ".py":
-            yield path.relative_to(folder).as_posix(), path.read_text(encoding="utf-8").splitlines()
-        elif path.suffix == ".ipynb":
-            nb = json.loads(path.read_text(encoding="utf-8"))
-            lines = []
-            for cell in nb.get("cells", []):
-                if cell.get("cell_type") == "code":
-                    src = cell.get("source", "")
-                    lines += ("".join(src) if isinstance(src, list) else src).splitlines()
-            yield path.relative_to(folder).as_posix(), lines
-
-
-def reference_body_lines(folder: Path, min_len: int = 25) -> set[str]:
-    """Non-trivial lines between solution markers that appear nowhere outside them.
-
-    A deliberately simple scanner, independent of grader.release. A line that is
-    also written outside the markers (say in a docstring showing how a function
-    is called) is given to students on purpose, so it is not a secret.
-    """
-    inside: set[str] = set()
-    outside: list[str] = []
-    for _, lines in _texts_with_code(folder):
-        in_block = False
-        for line in lines:
-            if _BEGIN.match(line):
-                in_block = True
-            elif _END.match(line):
-                in_block = False
-            elif in_block:
-                inside.add(line.strip())
-            else:
-                outside.append(line)
-    given = "\n".join(outside)
-    return {l for l in inside if len(l) > min_len and not l.startswith("#") and l not in given}
-
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
@@ -352,7 +307,7 @@ def test_committed_assignment_matches_generated_byte_for_byte(tmp_path):
 
 @needs_release
 def test_every_solution_file_has_markers_or_is_meant_to_be_copied():
-    stubbed = [name for name, lines in _texts_with_code(SOLUTIONS) if any(_BEGIN.match(l) for l in lines)]
+    stubbed = [name for name, lines in code_texts(SOLUTIONS) if any(BEGIN_MARKER.match(l) for l in lines)]
     assert stubbed, "solutions/ has no solution markers at all: students would get the answers"
 
 
