@@ -619,6 +619,20 @@ def _cast(t: torch.Tensor | None, dtype: torch.dtype, device: torch.device | str
     return None if t is None else t.to(dtype=dtype).to(device)
 
 
+def _splits(raw: RawSplits, train_idx: torch.Tensor, val_idx: torch.Tensor, **opts: Any) -> dict[str, Any]:
+    """The train / validation / test splits of ``raw``, each transformed with ``opts``."""
+    device = opts["device"]
+    return {
+        "X_train": _materialise(raw.train_images, train_idx, **opts),
+        "y_train": raw.train_labels[train_idx].to(device),
+        "X_val": _materialise(raw.train_images, val_idx, **opts),
+        "y_val": raw.train_labels[val_idx].to(device),
+        "X_test": _materialise(raw.test_images, None, **opts),
+        "y_test": raw.test_labels.clone().to(device),
+        "profile": raw.profile,
+    }
+
+
 def preprocess_cifar10(
     raw: RawSplits | None = None,
     *,
@@ -655,17 +669,8 @@ def preprocess_cifar10(
         raw = load_cifar10(root)
     train_idx, val_idx = train_val_indices(len(raw.train_labels), validation_ratio, seed)
     mean = _cast(_stats(raw.train_images, train_idx)[0], dtype, device)
-    opts: dict[str, Any] = dict(dtype=dtype, device=device, mean=mean, std=None,
-                                flatten=flatten, bias_trick=bias_trick)
-    return {
-        "X_train": _materialise(raw.train_images, train_idx, **opts),
-        "y_train": raw.train_labels[train_idx].to(device),
-        "X_val": _materialise(raw.train_images, val_idx, **opts),
-        "y_val": raw.train_labels[val_idx].to(device),
-        "X_test": _materialise(raw.test_images, None, **opts),
-        "y_test": raw.test_labels.clone().to(device),
-        "profile": raw.profile,
-    }
+    return _splits(raw, train_idx, val_idx, dtype=dtype, device=device, mean=mean, std=None,
+                   flatten=flatten, bias_trick=bias_trick)
 
 
 def iter_cifar10_batches(
@@ -745,17 +750,8 @@ def preprocess_mnist(
     if normalize:
         mean, std = _stats(raw.train_images, train_idx)
         mean, std = _cast(mean, dtype, device), _cast(std, dtype, device)
-    opts: dict[str, Any] = dict(dtype=dtype, device=device, mean=mean, std=std,
-                                flatten=flatten, bias_trick=bias_trick)
-    return {
-        "X_train": _materialise(raw.train_images, train_idx, **opts),
-        "y_train": raw.train_labels[train_idx].to(device),
-        "X_val": _materialise(raw.train_images, val_idx, **opts),
-        "y_val": raw.train_labels[val_idx].to(device),
-        "X_test": _materialise(raw.test_images, None, **opts),
-        "y_test": raw.test_labels.clone().to(device),
-        "profile": raw.profile,
-    }
+    return _splits(raw, train_idx, val_idx, dtype=dtype, device=device, mean=mean, std=std,
+                   flatten=flatten, bias_trick=bias_trick)
 
 
 # --------------------------------------------------------------------------- downloading
