@@ -74,6 +74,29 @@ def assert_untouched_stubs(g: Graded, *, not_about_code: tuple[str, ...] = ()) -
             assert "fix" in text and "first" in text, (check_id, text)
 
 
+def assert_loses_exactly(g: Graded, checks, lost: set[str], phrase: str, *, first: str | None = None,
+                         anywhere: bool = False) -> None:
+    """A wrong submission graded on ``checks`` loses exactly the checks ``lost`` (failed or skipped),
+    the score drops by exactly their points, and a failure message names the bug: the message of
+    ``first``, else of the first failed check in results order, or with ``anywhere`` of any failed
+    check among ``lost``."""
+    by_check = g.by_check()
+    assert set(by_check) == set(checks)
+    outcomes = g.outcomes()
+    report = {k: (outcomes[k], g.output(k)[:400]) for k in g.not_passed() | lost}
+    assert g.not_passed() == lost, report
+    assert {outcomes[k] for k in lost} <= {"failed", "skipped"}, report
+    if anywhere:
+        messages = " ".join(g.output(k) for k in lost if outcomes[k] == "failed")
+        assert phrase in messages, messages[:1000]
+    else:
+        first = first or next(k for k in by_check if outcomes[k] == "failed")
+        assert phrase in g.output(first), (first, g.output(first))
+    points = {k: t["max_score"] for k, t in by_check.items()}
+    assert sum(points[k] for k in lost) > 0
+    assert g.score == pytest.approx(sum(points.values()) - sum(points[k] for k in lost))
+
+
 def write_submission(folder: Path, files: dict[str, str | bytes | Path]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():

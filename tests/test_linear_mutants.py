@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from conftest import mutate, reference_source
+from conftest import assert_loses_exactly, mutate, reference_source
 
 # ----------------------------------------------------------------------------- check selections
 
@@ -310,18 +310,4 @@ def test_mutant_loses_exactly_its_points(mutant: Mutant, grade, request):
     if mutant.needs_models:
         files.update(request.getfixturevalue("reference_models"))
     g = grade(files, parts=["linear_classifier"], checks=list(mutant.checks))
-    by_check = g.by_check()
-    assert set(by_check) == set(mutant.checks)
-
-    outcomes = g.outcomes()
-    report = {k: (outcomes[k], g.output(k)[:400]) for k in g.not_passed() ^ mutant.lost}
-    assert g.not_passed() == mutant.lost, report
-    assert {outcomes[k] for k in mutant.lost} <= {"failed", "skipped"}, {k: outcomes[k] for k in mutant.lost}
-
-    first = next(k for k, t in by_check.items() if t["extra_data"]["outcome"] == "failed")
-    assert mutant.phrase in g.output(first), (first, g.output(first))
-
-    full = sum(t["max_score"] for t in by_check.values())
-    lost = sum(by_check[k]["max_score"] for k in mutant.lost)
-    assert lost > 0
-    assert g.score == pytest.approx(full - lost)
+    assert_loses_exactly(g, mutant.checks, mutant.lost, mutant.phrase)
