@@ -1,12 +1,16 @@
 """False-failure rate of the speed checks: the reference graded many times under load.
 
-Run: .venv/bin/python bench/speed_checks.py [--runs 200] [--no-load]
+Run: .venv/bin/python bench/speed_checks.py [--runs 200] [--no-load] [--device cuda]
 
 Each run measures exactly what checks 1.15 / 1.16 measure (a fresh sandboxed session, CPU
 time of the child read from the kernel, medians of repeats; the reference timed in this
 process) while another process keeps the other core busy. Prints the distribution of the
 speedups (vectorized vs naive) and of the vectorized / reference cost ratio, with the margin
 to each threshold, and counts the runs that would have failed.
+
+With ``--device cuda`` each run also measures what the checks require when the grader has
+a GPU (inputs staged on the GPU in a session that may use CUDA, elapsed time of the parent's
+requests, best of several runs) against GPU_SPEEDUP_FLOOR.
 """
 from __future__ import annotations
 
@@ -33,8 +37,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--no-load", action="store_true")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="cuda: also measure the GPU requirement (needs a CUDA GPU)")
     args = ap.parse_args()
-    from grader.sandbox import Sandbox, Zygote
+    import dataclasses
+
+    from grader.sandbox import Limits, Sandbox, Zygote
 
     zygote = Zygote()
     import torch
@@ -43,6 +51,8 @@ def main() -> None:
     from grader.public_checks.linear_classifier import loss_inputs
     from grader.runner import load_reference
 
+    if args.device == "cuda" and not torch.cuda.is_available():
+        sys.exit("--device cuda: torch sees no CUDA GPU on this machine")
     ref = load_reference("linear_classifier")
     code = Path(tempfile.mkdtemp())
     (code / "linear_classifier.py").write_text((REPO / "solutions" / "linear_classifier.py").read_text())
@@ -54,6 +64,8 @@ def main() -> None:
     a = (W, X, y, 0.01)
     figures = {"svm": [], "softmax": []}
     ratios = {"svm": [], "softmax": []}
+    gpu = {"svm": [], "softmax": []}
+    gpu_limits = dataclasses.replace(Limits(), gpu=True)
     t0 = time.time()
     try:
         with Sandbox(code, zygote=zygote) as sb:
@@ -65,6 +77,11 @@ def main() -> None:
                     t_ref = lc._reference_cpu(getattr(ref, f"{kind}_loss_vectorized"), a, repeat=20, runs=5)
                     figures[kind].append(t_naive / t_vec)
                     ratios[kind].append((t_vec / t_ref, t_vec > lc.REFERENCE_FACTOR * t_ref + 2e-3))
+                    if args.device == "cuda":
+                        with sb.session("linear_classifier", limits=gpu_limits) as s:
+                            s.stage("loss", *a, device="cuda", timeout=60)
+                            g_naive, g_vec = lc.gpu_loss_times(s, kind, timeout=60)
+                        gpu[kind].append((g_naive / g_vec, g_naive, g_vec))
     finally:
         stop.set()
         zygote.close()
@@ -78,6 +95,14 @@ def main() -> None:
               f"max {sp[-1]:.1f}x; floor {floor:g}x (min is {sp[0] / floor:.1f}x the floor)")
         print(f"{kind}: vectorized / reference CPU time: median {statistics.median(rr):.2f}, max {rr[-1]:.2f}; "
               f"limit {lc.REFERENCE_FACTOR:g}x the reference + 2 ms")
+        if gpu[kind]:
+            gs = sorted(gpu[kind])
+            gfloor = lc.GPU_SPEEDUP_FLOOR[kind]
+            fails += sum(1 for v, _, _ in gs if v < gfloor)
+            print(f"{kind}: GPU speedup min {gs[0][0]:.0f}x  median {statistics.median(v for v, _, _ in gs):.0f}x  "
+                  f"max {gs[-1][0]:.0f}x; floor {gfloor:g}x (min is {gs[0][0] / gfloor:.1f}x the floor); "
+                  f"median naive {statistics.median(n for _, n, _ in gs) * 1e3:.1f} ms, "
+                  f"vectorized {statistics.median(v for _, _, v in gs) * 1e3:.3f} ms")
         print(f"{kind}: runs that would fail: {fails}")
 
 

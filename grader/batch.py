@@ -93,6 +93,8 @@ def _grade_command(sub: Path, results: Path, args) -> list[str]:
     data_root = getattr(args, "data_root", None)
     if data_root is not None:
         cmd += ["--data-root", str(Path(data_root).resolve())]
+    if getattr(args, "device", "auto") != "auto":
+        cmd += ["--device", args.device]
     return cmd
 
 

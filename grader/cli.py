@@ -5,6 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
+DEVICES = ("auto", "cpu", "cuda")  # choices of --device (grader.runner.grading_device)
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m grader", description=__doc__)
@@ -18,6 +20,8 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--data-root", type=Path, help="dataset folder (default: $GRADER_DATA, then the cache)")
     g.add_argument("--budget", type=float, help="seconds for the whole run (default 540)")
     g.add_argument("--public-only", action="store_true", help="run only the public checks")
+    g.add_argument("--device", choices=DEVICES, default="auto",
+                   help="where the grader computes: a CUDA GPU when present (auto), or always cpu/cuda")
 
     c = sub.add_parser("check", help="student self-check: run the public checks and print a table")
     c.add_argument("submission", nargs="?", type=Path, default=Path("."), help="folder with your files (default: .)")
@@ -45,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--part", action="append")
     a.add_argument("--check", action="append", dest="checks", help="run only this check id (repeatable)")
     a.add_argument("--data-root", type=Path)
+    a.add_argument("--device", choices=DEVICES, default="auto", help="passed to each grading (see grade --device)")
 
     f = sub.add_parser("download-data", help="download the full datasets (needs a network)")
     f.add_argument("--data-root", type=Path)

@@ -46,12 +46,14 @@ def _summary(run: RunResult) -> str:
 
 def grade_to_file(submission: Path, results_path: Path, *, parts: list[str] | None = None,
                   checks: list[str] | None = None, data_root: Path | None = None, budget: float | None = None,
-                  public_only: bool = False, progress=None, limits=None, zygote=None) -> RunResult | None:
+                  public_only: bool = False, progress=None, limits=None, zygote=None,
+                  device: str = "auto") -> RunResult | None:
     """Grade ``submission`` and write ``results_path``. A valid file is written whatever happens.
 
     ``limits`` (a :class:`grader.sandbox.Limits`) replaces the sandbox's default limits;
     ``zygote`` (a :class:`grader.sandbox.Zygote` started before any secret was imported)
-    is used instead of starting one, and left running.
+    is used instead of starting one, and left running. ``device`` is where the grader computes
+    (see :func:`grader.runner.grading_device`).
     """
     results.write_fallback(results_path)
     owned_zygote = None
@@ -82,7 +84,8 @@ def grade_to_file(submission: Path, results_path: Path, *, parts: list[str] | No
                               "output": str(exc), "extra_data": {"outcome": "failed"}}]}
             results.write_json(doc, results_path)
             return None
-        options = runner.GradingOptions(data_root=data_root, progress=progress)
+        runner.grading_device(device)  # a device that is not there is said once, before any check
+        options = runner.GradingOptions(data_root=data_root, progress=progress, device=device)
         if budget:
             options.budget = budget
         if limits is not None:
@@ -141,7 +144,7 @@ def _progress(line: str) -> None:
 def grade(args: argparse.Namespace) -> int:
     run = grade_to_file(args.submission, args.results, parts=args.part, checks=args.checks,
                         data_root=args.data_root, budget=args.budget, public_only=args.public_only,
-                        progress=_progress)
+                        progress=_progress, device=args.device)
     if run is not None:
         print(format_table(run, details=False))
     print(f"results written to {args.results}")

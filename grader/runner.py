@@ -18,12 +18,13 @@ import tempfile
 import time
 import traceback
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
+from grader.cli import DEVICES
 from grader.errors import CheckFailed, DataNotFoundError, SandboxUnavailable, StudentCodeError
 from grader.registry import PARTS, Check, Part, wrapper_layers
 from grader.results import CheckResult, Outcome, RunResult
@@ -69,6 +70,25 @@ class GradingOptions:
     base_seed: int = 498
     limits: Limits = field(default_factory=Limits)
     progress: Callable[[str], None] | None = None
+    device: str = "auto"  # "auto": a CUDA GPU when one is present, else the CPU; or "cpu", "cuda"
+
+
+
+def grading_device(choice: str = "auto") -> torch.device:
+    """The device the grader computes on (accuracy of saved models, GPU timings).
+
+    ``auto`` picks a CUDA GPU when one is present. Asking for ``cuda`` where there is none is an
+    error of the set-up, said in words.
+    """
+    if choice not in DEVICES:
+        raise ValueError(f"unknown device {choice!r}: choose one of {', '.join(DEVICES)}")
+    # asked through NVML, so that this process does not start CUDA (which a fork cannot inherit)
+    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+    available = torch.cuda.is_available()
+    if choice == "cuda" and not available:
+        raise ValueError("--device cuda was asked for, but torch sees no CUDA GPU on this machine "
+                         "(torch.cuda.is_available() is False)")
+    return torch.device("cuda" if choice == "cuda" or (choice == "auto" and available) else "cpu")
 
 
 class Context:
@@ -86,14 +106,25 @@ class Context:
         self._sessions: list[StudentSession] = []
         self._shared = shared
         self.notes: list[str] = []
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = grading_device(options.device)
+
+    @property
+    def accelerator(self) -> torch.device | None:
+        """The GPU the grader computes on, or None on a CPU-only run."""
+        return self.device if self.device.type != "cpu" else None
 
     # student code ------------------------------------------------------------------
-    def student(self, *, seed: int = 0) -> StudentSession:
-        """A fresh sandboxed process with the student's module imported (closed after the check)."""
+    def student(self, *, seed: int = 0, gpu: bool = False) -> StudentSession:
+        """A fresh sandboxed process with the student's module imported (closed after the check).
+
+        ``gpu=True``: the process may use CUDA (its memory limit bounds private data instead of
+        address space; see :class:`grader.sandbox.Limits`). Ask for it only when ``self.device``
+        is a GPU and the check puts work there.
+        """
         if self._sandbox is None:
             raise CheckFailed(self.files.problem or f"{self.part.module}.py is not available.")
-        s = self._sandbox.session(self.part.module, seed=seed)
+        limits = replace(self._sandbox.limits, gpu=True) if gpu else None
+        s = self._sandbox.session(self.part.module, seed=seed, limits=limits)
         s.deadline = self.deadline
         self._sessions.append(s)
         return s

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import wire
+from grader.sandbox_child import GPU_ENVIRONMENT
 from grader.errors import (
     SandboxUnavailable,
     StudentCrash,
@@ -47,7 +48,7 @@ UNPRIVILEGED_USER = "nobody"
 class Limits:
     """Resource limits of one child (one check session)."""
 
-    memory_mb: int = 1024          # address space above what torch already maps
+    memory_mb: int = 1024          # address space above what torch already maps (gpu: private data)
     max_processes: int = 32        # processes and threads the child may add
     file_mb: int = 64              # largest file the child may write
     output_kb: int = 256           # stdout+stderr kept for the student to read
@@ -58,6 +59,8 @@ class Limits:
     call_timeout_cap: float | None = None  # upper bound on every call's timeout (tests, quick self-checks)
     reply_mb: int = 64             # largest reply the parent will read from the child
     tmp_mb: int = 128              # root: private tmpfs for /tmp, /var/tmp, /dev/shm and the work folder
+    gpu: bool = False              # the child may use CUDA: memory_mb bounds private data (RLIMIT_DATA)
+                                   # instead of address space, which CUDA reserves by the tens of GB
 
 
 @dataclass
@@ -118,12 +121,18 @@ def protect(paths: list[Path]) -> list[Path]:
     return changed
 
 
+def _cuda_started() -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and torch.cuda.is_initialized()
+
+
 class Zygote:
     """The process that forks one child per session. Start it before secrets are imported.
 
     With ``mode="auto"`` it is forked from this process (sharing torch's memory
-    copy-on-write) when no hidden check or reference module has been imported yet and
-    no other thread runs; otherwise a fresh interpreter is started for it.
+    copy-on-write) when no hidden check or reference module has been imported yet, no
+    other thread runs and CUDA has not been started here (CUDA does not survive a fork);
+    otherwise a fresh interpreter is started for it.
     """
 
     def __init__(self, *, mode: str = "auto", hidden_paths: list[Path] = ()) -> None:
@@ -147,7 +156,7 @@ class Zygote:
     def _start(self) -> None:
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         use_fork = self.mode == "fork" or (self.mode == "auto" and not self._secrets_loaded()
-                                           and threading.active_count() == 1)
+                                           and threading.active_count() == 1 and not _cuda_started())
         if use_fork:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -162,7 +171,7 @@ class Zygote:
                     os._exit(0)
             self.pid = pid
         else:
-            env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "HOME")}
+            env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "HOME") + GPU_ENVIRONMENT}
             env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
             env["OMP_NUM_THREADS"] = "1"
             proc = subprocess.Popen(
@@ -315,6 +324,7 @@ class StudentSession:
             "memory_bytes": lim.memory_mb * 1024 * 1024, "file_bytes": lim.file_mb * 1024 * 1024,
             "cpu_seconds": lim.cpu_seconds, "max_processes": lim.max_processes,
             "hidden_paths": [str(p) for p in sb.hidden_paths], "tmp_bytes": lim.tmp_mb * 1024 * 1024,
+            "gpu": lim.gpu,
         }
         try:
             sb.zygote.spawn(request, [child_call.fileno(), out_w, status_w])
@@ -591,10 +601,17 @@ class StudentSession:
                                 output=self.output)
 
     def call(self, func: str, *args: Any, timeout: float | None = None, seed: int | None = None,
-             repeat: int = 1, want_value: bool = True, **kwargs: Any) -> Any:
-        """Call ``module.func(*args, **kwargs)`` in the child; returns plain data (see grader.wire)."""
+             repeat: int = 1, want_value: bool = True, staged: str | None = None, **kwargs: Any) -> Any:
+        """Call ``module.func(*args, **kwargs)`` in the child; returns plain data (see grader.wire).
+
+        With ``staged``, the positional arguments are the ones put in the child by :meth:`stage`
+        under that name, and the child waits for their device's queued work before replying.
+        """
+        if staged is not None and args:
+            raise ValueError("a call on staged arguments takes no other positional arguments")
         msg = {"op": "call", "func": func, "args": wire.encode_args(args), "kwargs": wire.encode_args(kwargs),
-               "seed": self.seed if seed is None else seed, "repeat": repeat, "want_value": want_value}
+               "seed": self.seed if seed is None else seed, "repeat": repeat, "want_value": want_value,
+               "staged": staged}
         reply = self._request(msg, timeout or self.limits.call_timeout, f"{func}()")
         return reply["value"]
 
@@ -657,9 +674,27 @@ class StudentSession:
                 pass
         return total
 
+    def stage(self, name: str, *args: Any, device: str = "cpu", timeout: float | None = None) -> str:
+        """Put ``args`` in the child, on ``device``, for later calls with ``staged=name``.
+
+        Timed calls on staged arguments measure the student's function, not the transfer of its
+        inputs. Returns the device the child placed them on (``"cuda:0"``, say). A device the
+        child cannot use raises :class:`StudentException` (the child's error is in its message).
+        """
+        msg = {"op": "stage", "name": name, "device": device, "args": wire.encode_args(args), "seed": self.seed}
+        return str(self._request(msg, timeout or self.limits.call_timeout, f"putting the inputs on {device}")["value"])
+
     def timed_call(self, func: str, *args: Any, repeat: int = 1, timeout: float | None = None,
-                   **kwargs: Any) -> float:
-        """CPU seconds per call of ``func`` measured by the parent from kernel counters."""
-        before = self.cpu_time()
-        self.call(func, *args, repeat=repeat, want_value=False, timeout=timeout, **kwargs)
-        return (self.cpu_time() - before) / repeat
+                   staged: str | None = None, clock: str = "cpu", **kwargs: Any) -> float:
+        """Seconds per call of ``func``, measured by the parent (never by the child).
+
+        ``clock="cpu"``: CPU time of the session's processes, from kernel counters. ``clock="wall"``:
+        elapsed time of the whole request, for work that runs on a GPU (give ``staged`` arguments:
+        the child synchronises their device before it replies, and nothing large crosses the pipe).
+        """
+        if clock not in ("cpu", "wall"):
+            raise ValueError(f"unknown clock {clock!r}")
+        before = self.cpu_time() if clock == "cpu" else time.perf_counter()
+        self.call(func, *args, repeat=repeat, want_value=False, timeout=timeout, staged=staged, **kwargs)
+        after = self.cpu_time() if clock == "cpu" else time.perf_counter()
+        return (after - before) / repeat

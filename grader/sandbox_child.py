@@ -7,7 +7,8 @@ code and never imports the hidden checks or the reference solution. Each child:
   kills everything it started, ``setsid`` included; no network), then drops to an
   unprivileged user;
 * otherwise leads its own process group (killed as a group);
-* has resource limits (address space, processes, file size, CPU, open files);
+* has resource limits (address space, or private data for a session that may use CUDA;
+  processes, file size, CPU, open files);
 * imports the student's module from a read-only copy and serves calls from the parent.
 
 Nothing here decides a score: the child only sends plain data back (see ``grader.wire``).
@@ -42,6 +43,8 @@ O_PATH = 0o10000000
 SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm")
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
+# kept in the environment of a session that may use CUDA (which device, in which order)
+GPU_ENVIRONMENT = ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER")
 
 
 def _libc() -> ctypes.CDLL:
@@ -403,10 +406,11 @@ def _limit(which: int, value: int) -> None:
         pass
 
 
-def _vm_size_bytes() -> int:
+def _status_bytes(field: str) -> int:
+    """A size field of /proc/self/status (``VmSize:``, ``VmData:``) in bytes."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmSize:"):
+            if line.startswith(field):
                 return int(line.split()[1]) * 1024
     return 0
 
@@ -466,7 +470,13 @@ def _child(request: dict, call_fd: int, out_fd: int, isolate: bool) -> None:
     uid = request.get("uid")
     gid = request.get("gid")
     memory = int(request["memory_bytes"])
-    _limit(resource.RLIMIT_AS, _vm_size_bytes() + memory)
+    if request.get("gpu"):
+        # CUDA reserves tens of GB of address space it never touches, which an address-space limit
+        # cannot tolerate; RLIMIT_DATA counts private writable memory (the heap and torch's CPU
+        # tensors), not reservations or the driver's shared device mappings
+        _limit(resource.RLIMIT_DATA, _status_bytes("VmData:") + memory)
+    else:
+        _limit(resource.RLIMIT_AS, _status_bytes("VmSize:") + memory)
     _limit(resource.RLIMIT_FSIZE, int(request["file_bytes"]))
     _limit(resource.RLIMIT_CORE, 0)
     _limit(resource.RLIMIT_NOFILE, 256)
@@ -486,6 +496,9 @@ def _child(request: dict, call_fd: int, out_fd: int, isolate: bool) -> None:
     _limit(resource.RLIMIT_NPROC, running + nproc)
     env = {"HOME": workdir, "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "PYTHONHASHSEED": "0", "TMPDIR": workdir, "MPLBACKEND": "Agg", "LANG": "C.UTF-8"}
+    if request.get("gpu"):
+        env.update({k: v for k, v in os.environ.items() if k in GPU_ENVIRONMENT})
+        env["CUDA_CACHE_PATH"] = os.path.join(workdir, ".nv")
     os.environ.clear()
     os.environ.update(env)
     sys.path[:] = [request["code_dir"]] + [p for p in sys.path if p and os.path.isabs(p)
@@ -580,6 +593,7 @@ def _serve(conn: socket.socket, request: dict) -> None:
     _send(conn, {"ok": True, "phase": "import"})
     import grader.probes
 
+    staged: dict[str, tuple[tuple, Any]] = {}  # name -> (arguments already on their device, device)
     while True:
         data = wire.recv_frame(conn)
         if data is None:
@@ -590,6 +604,16 @@ def _serve(conn: socket.socket, request: dict) -> None:
             _seed(int(msg.get("seed", 0)))
             args = _resolve(msg.get("args", ()), module)
             kwargs = _resolve(msg.get("kwargs", {}), module)
+            device = None
+            if msg.get("staged") is not None:
+                args, device = staged[str(msg["staged"])]
+            if op == "stage":
+                device = _device(str(msg["device"]))
+                staged[str(msg["name"])] = (_to_device(tuple(args), device), device)
+                _synchronize(device)
+                _flush()
+                _send(conn, {"ok": True, "value": str(device)})
+                continue
             if op == "call":
                 target = module
                 for part in str(msg["func"]).split("."):
@@ -607,6 +631,8 @@ def _serve(conn: socket.socket, request: dict) -> None:
             t0 = time.process_time()
             for _ in range(repeat):
                 result = fn(*args, **kwargs)
+            if device is not None:
+                _synchronize(device)  # queued device work belongs to the call being timed
             elapsed = time.process_time() - t0
             reply = {"ok": True, "value": wire.to_wire(result) if msg.get("want_value", True) else None,
                      "child_cpu": elapsed}
@@ -614,6 +640,37 @@ def _serve(conn: socket.socket, request: dict) -> None:
             reply = _error_reply(exc, code_dir)
         _flush()
         _send(conn, reply)
+
+
+def _device(name: str) -> Any:
+    import torch
+
+    device = torch.device(name)
+    if device.type == "cuda":
+        torch.cuda.init()  # a clear error here when CUDA cannot start in the sandbox
+        if device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
+def _to_device(value: Any, device: Any) -> Any:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if type(value) in (list, tuple):
+        items = [_to_device(v, device) for v in value]
+        return items if type(value) is list else tuple(items)
+    if type(value) is dict:
+        return {k: _to_device(v, device) for k, v in value.items()}
+    return value
+
+
+def _synchronize(device: Any) -> None:
+    if device.type == "cuda":
+        import torch
+
+        torch.cuda.synchronize(device)
 
 
 def _flush() -> None:

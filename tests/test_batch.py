@@ -171,6 +171,10 @@ def test_grade_command_passes_parts_and_data_root(tmp_path):
     assert cmd[:4] == [sys.executable, "-m", "grader", "grade"]
     assert cmd[4:] == ["--submission", "/s", "--results", "/r.json", "--part", "linear_classifier",
                        "--data-root", str(tmp_path.resolve())]
+    cpu = batch._grade_command(Path("/s"), Path("/r.json"), cli._parser().parse_args(["grade-all", "x", "--device", "cpu"]))
+    assert cpu[-2:] == ["--device", "cpu"]
+    with pytest.raises(SystemExit):  # argparse names the choices
+        cli._parser().parse_args(["grade", "--submission", "s", "--results", "r", "--device", "tpu"])
 
 
 @pytest.mark.skipif(not (ROOT / "grader" / "commands.py").exists(), reason="the grading core is not there yet")

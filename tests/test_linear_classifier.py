@@ -14,3 +14,83 @@ def test_untouched_stubs_get_zero(grade):
     g = grade({"linear_classifier.py": ASSIGNMENT / "linear_classifier.py"}, parts=["linear_classifier"])
     assert_untouched_stubs(g, not_about_code=("svm_saved_model_accuracy", "softmax_saved_model_accuracy"))
     assert "not found in your submission" in g.output("svm_saved_model_accuracy")
+
+
+# --- the stricter speed floor of a grader with a GPU ------------------------------------------------
+# This machine has no GPU. The tests below stand the CPU in for the GPU (the staged inputs and the
+# elapsed-time measurement are the same code; synchronising a CPU is a no-op), and ask for a real
+# CUDA device where there is none to see the fallback.
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from conftest import mutate, reference_source  # noqa: E402
+from grader import runner  # noqa: E402
+import grader.checks.linear_classifier as lc_checks  # noqa: E402
+
+SPEED = ["svm_speedup", "softmax_speedup"]
+
+
+def _grade_with_accelerator(grade, monkeypatch, device: str, source: str | None = None):
+    monkeypatch.setattr(runner.Context, "accelerator", property(lambda self: torch.device(device)))
+    return grade({"linear_classifier.py": source or reference_source()}, parts=["linear_classifier"], checks=SPEED)
+
+
+def test_reference_meets_the_gpu_floor_measured_on_staged_inputs(grade, monkeypatch):
+    monkeypatch.setattr(lc_checks, "GPU_SPEEDUP_FLOOR", dict(lc_checks.SPEEDUP_FLOOR))
+    g = _grade_with_accelerator(grade, monkeypatch, "cpu")
+    assert_full_marks(g)
+    for check_id in SPEED:
+        assert "Measured on the GPU (cpu; elapsed time" in g.output(check_id)
+
+
+def test_gpu_floor_is_required_in_addition_to_the_cpu_floor(grade, monkeypatch):
+    monkeypatch.setattr(lc_checks, "GPU_SPEEDUP_FLOOR", {"svm": 1e6, "softmax": 1e6})
+    g = _grade_with_accelerator(grade, monkeypatch, "cpu")
+    assert g.not_passed() == set(SPEED)
+    for check_id in SPEED:
+        out = g.output(check_id)
+        assert "Measured (CPU time" in out  # the CPU floor was met first
+        assert "On the GPU" in out and "1e+06x required there" in out and "kernel launch" in out
+
+
+def test_gpu_that_the_sandbox_cannot_start_leaves_the_cpu_floor(grade, monkeypatch):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: the sandbox's CUDA start is tested for real elsewhere")
+    g = _grade_with_accelerator(grade, monkeypatch, "cuda")
+    assert_full_marks(g)
+    for check_id in SPEED:
+        assert "The GPU timing could not run" in g.output(check_id)
+        assert "only the CPU floor applied" in g.output(check_id)
+
+
+def test_loss_that_fails_on_the_gpu_fails_the_check_with_the_device_advice(grade, monkeypatch):
+    # stands in for a loss that creates a tensor on the CPU: it raises only in a session that may use
+    # CUDA (the only one whose environment names a CUDA cache)
+    source = mutate(reference_source(), "def svm_loss_vectorized(W, X, y, reg):\n",
+                    "def svm_loss_vectorized(W, X, y, reg):\n    import os\n"
+                    "    if 'CUDA_CACHE_PATH' in os.environ:\n"
+                    "        raise RuntimeError('Expected all tensors to be on the same device')\n")
+    g = _grade_with_accelerator(grade, monkeypatch, "cpu", source)
+    assert g.not_passed() == {"svm_speedup"}
+    out = g.output("svm_speedup")
+    assert "fail on inputs that are on the GPU" in out and "device=X.device" in out
+    assert "Expected all tensors to be on the same device" in out
+
+
+def test_asking_for_a_gpu_that_is_not_there_is_a_clear_set_up_error(tmp_path):
+    from grader.commands import grade_to_file
+
+    assert runner.grading_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="unknown device"):
+        runner.grading_device("tpu")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        runner.grading_device("cuda")
+    results = tmp_path / "results.json"
+    assert grade_to_file(SOLUTIONS, results, parts=["linear_classifier"], device="cuda") is None
+    import json
+
+    doc = json.loads(results.read_text())
+    assert doc["score"] == 0 and "no CUDA GPU" in json.dumps(doc)

@@ -504,3 +504,77 @@ def test_private_tmp_is_bounded_and_invisible(sandbox):
         n2, err2 = s.call("fill", ".")
         assert err2 == 28 and n2 <= 1
     assert not list(Path("/tmp").glob("private-tmp-test-*"))
+
+
+GPU_MODE = dataclasses.replace(LIMITS, gpu=True)
+
+
+def _limit_line(pid: int, name: str) -> list[str]:
+    with open(f"/proc/{pid}/limits") as f:
+        return next(line for line in f if line.startswith(name)).split()
+
+
+def test_gpu_session_bounds_private_data_instead_of_address_space(sandbox):
+    source = """
+        def reserve(gb):  # address space only, as CUDA reserves it: not counted in gpu mode
+            import mmap
+            m = mmap.mmap(-1, gb << 30, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, prot=0)  # PROT_NONE
+            m.close()
+            return "reserved"
+
+        def hog():
+            import torch
+            return float(torch.ones(2 ** 28, dtype=torch.float64).sum())  # 2 GB of real data
+    """
+    sb = sandbox(source, limits=GPU_MODE)
+    with sb.session("m") as s:
+        assert _limit_line(s._worker_pid, "Max address space")[3] == "unlimited"
+        assert _limit_line(s._worker_pid, "Max data size")[3] != "unlimited"
+        assert s.call("reserve", 8) == "reserved"
+        with pytest.raises((StudentCrash, StudentException), match="ran out of memory"):
+            s.call("hog")
+    with sandbox(source).session("m") as s:  # the default mode: the same reservation is refused
+        assert _limit_line(s._worker_pid, "Max data size")[3] == "unlimited"
+        with pytest.raises(StudentException):
+            s.call("reserve", 8)
+
+
+def test_gpu_session_keeps_the_choice_of_device_and_nothing_else(sandbox, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    monkeypatch.setenv("GRADER_SECRET_SEED", "1234")
+    with sandbox(BASIC, limits=GPU_MODE).session("m") as s:
+        env = s.call("whoami")["env"]
+    assert env["CUDA_VISIBLE_DEVICES"] == "0" and env["CUDA_CACHE_PATH"].startswith(env["HOME"])
+    assert "GRADER_SECRET_SEED" not in env
+    with sandbox(BASIC).session("m") as s:
+        assert "CUDA_VISIBLE_DEVICES" not in s.call("whoami")["env"]
+
+
+def test_staged_arguments_and_wall_clock_timing(sandbox):
+    sb = sandbox("""
+        import time
+
+        time.perf_counter = lambda: 0.0  # the child's clock is not the one that counts
+
+        def describe(x, y):
+            return [str(x.device), x.shape[0], float(y.sum())]
+
+        def nap(x, y, seconds):
+            time.sleep(seconds)
+    """)
+    x, y = torch.randn(1000, 30), torch.arange(5.0)
+    with sb.session("m") as s:
+        assert s.stage("xy", x, y, device="cpu") == "cpu"
+        assert s.call("describe", staged="xy") == ["cpu", 1000, 10.0]
+        per_call = s.timed_call("nap", staged="xy", clock="wall", repeat=4, seconds=0.05)
+        assert 0.05 <= per_call < 0.5, per_call
+        cpu = s.timed_call("nap", staged="xy", repeat=4, seconds=0.05)
+        assert cpu < 0.04, cpu  # sleeping costs no CPU: the two clocks are different clocks
+        with pytest.raises(ValueError, match="no other positional"):
+            s.call("describe", x, staged="xy")
+        with pytest.raises(StudentException, match="KeyError"):
+            s.call("describe", staged="missing")
+        if not torch.cuda.is_available():
+            with pytest.raises(StudentException, match="(?i)cuda|nvidia"):
+                s.stage("gpu", x, device="cuda")
+            assert s.call("describe", staged="xy")[1] == 1000  # the session survives a refused device

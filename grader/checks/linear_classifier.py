@@ -13,7 +13,7 @@ import torch
 from gradescope_utils.autograder_utils.decorators import number, weight
 
 from grader import compare, static
-from grader.errors import CheckFailed
+from grader.errors import CheckFailed, StudentCodeError, StudentException
 from grader.registry import check
 from grader.public_checks.linear_classifier import PART, call_loss, loss_inputs, numeric_gradient_check
 
@@ -22,10 +22,17 @@ __all__ = ["PART"]
 # Speedup floors (vectorized vs the student's own naive version), measured on this project's
 # CPUs with straightforward correct code at N=128, D=3073, C=10: SVM 22-26x, softmax 14-19x
 # (bench/speed_checks.py, BENCHMARKS.md). The floors leave a wide margin so that correct code
-# never fails by noise. Timing always runs on the CPU, with the child's CPU time read from the
-# kernel: the sandbox's address-space limit leaves no room for CUDA's reservations, and CPU
-# time is what stays stable under Gradescope's CPU quota.
+# never fails by noise. The CPU measurement always runs, with the child's CPU time read from
+# the kernel (which student code cannot touch, and which stays stable under Gradescope's CPU
+# quota).
 SPEEDUP_FLOOR = {"svm": 4.0, "softmax": 3.0}
+# When the grader has a GPU, the same losses are timed there as well and must also meet these
+# stricter floors. On a GPU every small operation costs a kernel launch (several microseconds)
+# and every `if margin > 0` on a GPU scalar a synchronisation, so a naive loss over N=128, C=10
+# costs thousands of launches while a vectorized one costs a few dozen: correct code is two
+# orders of magnitude ahead (estimate from launch costs; bench/speed_checks.py --device cuda
+# measures it, see BENCHMARKS.md), and a loss that still works row by row falls short.
+GPU_SPEEDUP_FLOOR = {"svm": 20.0, "softmax": 15.0}
 # A vectorized loss may cost at most this many times the reference's on the same inputs.
 REFERENCE_FACTOR = 6.0
 # Accuracy floors on the test split per data profile, set below what the reference's own
@@ -317,6 +324,49 @@ def _reference_cpu(fn, args: tuple, repeat: int, runs: int) -> float:
         torch.set_num_threads(threads)
 
 
+def _best_wall(session, func: str, repeat: int, runs: int, timeout: float) -> float:
+    """Best elapsed seconds per call over ``runs`` runs, after one untimed warm-up call (kernel
+    loading, cuBLAS start-up). Noise on a shared GPU only ever adds time, hence the best run."""
+    session.call(func, staged="loss", want_value=False, timeout=timeout)
+    return min(session.timed_call(func, staged="loss", clock="wall", repeat=repeat, timeout=timeout)
+               for _ in range(runs))
+
+
+def gpu_loss_times(session, kind: str, timeout: float) -> tuple[float, float]:
+    """Elapsed seconds per call of the naive and the vectorized loss on the arguments staged as
+    ``"loss"`` (what check 1.15/1.16 requires on a GPU; bench/speed_checks.py --device cuda)."""
+    return (_best_wall(session, f"{kind}_loss_naive", repeat=1, runs=3, timeout=timeout),
+            _best_wall(session, f"{kind}_loss_vectorized", repeat=50, runs=5, timeout=timeout))
+
+
+def _gpu_speedup(ctx, kind: str, args: tuple, device) -> None:
+    """The stricter requirement that applies when the grader has a GPU (see GPU_SPEEDUP_FLOOR)."""
+    naive, vec = f"{kind}_loss_naive", f"{kind}_loss_vectorized"
+    with ctx.student(gpu=True) as s:
+        try:
+            placed = s.stage("loss", *args, device=str(device), timeout=ctx.timeout(60))
+        except StudentCodeError as exc:
+            # the sandbox could not start CUDA: grading goes on with the CPU floor, and says so
+            ctx.note(f"The GPU timing could not run ({str(exc).splitlines()[0][:300]}); only the CPU floor applied.")
+            return
+        try:
+            t_naive, t_vec = gpu_loss_times(s, kind, timeout=ctx.timeout(60))
+        except StudentException as exc:
+            raise CheckFailed(f"Your losses fail on inputs that are on the GPU ({placed}): create every new tensor "
+                              "on the inputs' device (device=X.device, torch.zeros_like, ...) and never call "
+                              f".to()/.cuda()/.cpu() inside a loss.\n{exc}") from None
+    floor = GPU_SPEEDUP_FLOOR[kind]
+    speedup = t_naive / max(t_vec, 1e-9)
+    ctx.note(f"Measured on the GPU ({placed}; elapsed time, inputs already on the GPU): {naive} "
+             f"{t_naive * 1e3:.1f} ms, {vec} {t_vec * 1e3:.3f} ms per call (speedup {speedup:.0f}x; at least "
+             f"{floor:g}x required on a GPU).")
+    if speedup < floor:
+        raise CheckFailed(f"On the GPU, {vec} is only {speedup:.1f}x faster than your {naive} (at least {floor:g}x "
+                          "required there). Each small tensor operation is a separate kernel launch on a GPU: "
+                          "replace per-row or per-element work by a few whole-matrix operations, and avoid "
+                          "reading GPU values into Python (.item(), float(), if on a tensor).")
+
+
 def _speedup(ctx, kind: str) -> None:
     naive, vec = f"{kind}_loss_naive", f"{kind}_loss_vectorized"
     W, X, y = loss_inputs(ctx.generator("speed"), 128, 3073, 10)
@@ -336,6 +386,8 @@ def _speedup(ctx, kind: str) -> None:
         raise CheckFailed(f"{vec} takes {t_vec * 1e3:.2f} ms per call, more than {REFERENCE_FACTOR:g}x the "
                           f"reference's {t_ref * 1e3:.2f} ms. Avoid building large intermediate tensors (such as "
                           "one-hot matrices of shape (N, D)) and repeated work.")
+    if ctx.accelerator is not None:
+        _gpu_speedup(ctx, kind, args, ctx.accelerator)
 
 
 @check("svm_loss_vectorized is much faster than svm_loss_naive",

@@ -602,7 +602,7 @@ def triplet_training(ctx, set_score=None, set_leaderboard_value=None):
     inputs = training_inputs(raw, ctx.generator("training"))
     X, y, Xq, yq = inputs["X"], inputs["y"], inputs["Xq"], inputs["yq"]
     device = ctx.device.type
-    with ctx.student() as s:
+    with ctx.student(gpu=ctx.accelerator is not None) as s:
         out = s.probe("metric_learning.train_and_embed", X, y, Xq, TRAINING["steps"], TRAINING["batch_size"],
                       TRAINING["lr"], inputs["seed"], device, timeout=ctx.timeout(200),
                       what="training Encoder() with get_data_batch and triplet_train_step")
