@@ -129,6 +129,27 @@ class Context:
         self._sessions.append(s)
         return s
 
+    def student_on_accelerator(self, *, instead: str, seed: int = 0) -> tuple[StudentSession, torch.device]:
+        """A session for work that goes to the grader's GPU, and the device to send it to.
+
+        Without a GPU: a plain session and the CPU. With one: a session that may use CUDA, in
+        which CUDA has been started; where it cannot start in the sandbox (a driver that refuses
+        the limits, say), a note says why and what happens ``instead``, and the work falls back
+        to a plain session on the CPU: a grading machine's trouble never costs the student points.
+        """
+        if self.accelerator is None:
+            return self.student(seed=seed), torch.device("cpu")
+        s = self.student(seed=seed, gpu=True)
+        try:
+            placed = s.stage("device check", torch.zeros(1), device=str(self.accelerator),
+                             timeout=self.timeout(60))
+        except StudentCodeError as exc:
+            s.close()
+            reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            self.note(f"The GPU could not be used in the sandbox ({reason}); {instead}.")
+            return self.student(seed=seed), torch.device("cpu")
+        return s, torch.device(placed)
+
     def remaining(self) -> float:
         return max(0.0, self.deadline - time.monotonic())
 

@@ -61,6 +61,8 @@ class Limits:
     tmp_mb: int = 128              # root: private tmpfs for /tmp, /var/tmp, /dev/shm and the work folder
     gpu: bool = False              # the child may use CUDA: memory_mb bounds private data (RLIMIT_DATA)
                                    # instead of address space, which CUDA reserves by the tens of GB
+    cuda_host_mb: int = 2048       # gpu: host memory allowed on top of memory_mb for CUDA's own start-up
+                                   # (driver state, kernel images loaded from the libraries)
 
 
 @dataclass
@@ -321,7 +323,7 @@ class StudentSession:
         request = {
             "op": "spawn", "module": self.module, "code_dir": str(sb.code_dir), "workdir": str(self._workdir),
             "uid": sb._uid, "gid": sb._gid, "isolate": sb.isolated, "seed": self.seed,
-            "memory_bytes": lim.memory_mb * 1024 * 1024, "file_bytes": lim.file_mb * 1024 * 1024,
+            "memory_bytes": (lim.memory_mb + (lim.cuda_host_mb if lim.gpu else 0)) * 1024 * 1024, "file_bytes": lim.file_mb * 1024 * 1024,
             "cpu_seconds": lim.cpu_seconds, "max_processes": lim.max_processes,
             "hidden_paths": [str(p) for p in sb.hidden_paths], "tmp_bytes": lim.tmp_mb * 1024 * 1024,
             "gpu": lim.gpu,

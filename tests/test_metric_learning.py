@@ -41,6 +41,22 @@ def test_training_below_floor_keeps_partial_score_and_leaderboard(grade, monkeyp
     assert g.doc["leaderboard"][0]["name"] == "probe accuracy" and 0 < g.doc["leaderboard"][0]["value"] < 99
 
 
+def test_training_on_a_gpu_the_sandbox_cannot_start_runs_on_the_cpu_and_says_so(grade, monkeypatch):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    from grader import runner
+    from grader.checks import metric_learning as checks
+
+    monkeypatch.setattr(runner.Context, "accelerator", property(lambda self: torch.device("cuda")))
+    monkeypatch.setitem(checks.TRAINING, "steps", 150)
+    monkeypatch.setitem(checks.KNN_FLOOR, "sample", 0.0)
+    g = grade({"metric_learning.py": SOLUTIONS / "metric_learning.py"}, parts=PART, checks=["triplet_training"])
+    out = g.output("triplet_training")
+    assert g.outcome("triplet_training") == "passed", out
+    assert "The GPU could not be used in the sandbox" in out and "the encoder trained on the CPU" in out
+    assert "Adam lr" in out and "on cpu)" in out
+
+
 def test_statistics_helpers():
     from grader.checks.metric_learning import binomial_tail_bound, knn_accuracy
 

@@ -506,7 +506,7 @@ def test_private_tmp_is_bounded_and_invisible(sandbox):
     assert not list(Path("/tmp").glob("private-tmp-test-*"))
 
 
-GPU_MODE = dataclasses.replace(LIMITS, gpu=True)
+GPU_MODE = dataclasses.replace(LIMITS, gpu=True, cuda_host_mb=256)
 
 
 def _limit_line(pid: int, name: str) -> list[str]:

@@ -601,8 +601,9 @@ def triplet_training(ctx, set_score=None, set_leaderboard_value=None):
     raw = ctx.data("cifar10")
     inputs = training_inputs(raw, ctx.generator("training"))
     X, y, Xq, yq = inputs["X"], inputs["y"], inputs["Xq"], inputs["yq"]
-    device = ctx.device.type
-    with ctx.student(gpu=ctx.accelerator is not None) as s:
+    session, on = ctx.student_on_accelerator(instead="the encoder trained on the CPU")
+    device = on.type
+    with session as s:
         out = s.probe("metric_learning.train_and_embed", X, y, Xq, TRAINING["steps"], TRAINING["batch_size"],
                       TRAINING["lr"], inputs["seed"], device, timeout=ctx.timeout(200),
                       what="training Encoder() with get_data_batch and triplet_train_step")
