@@ -20,14 +20,45 @@ _LOOPS = {ast.For: "a for loop", ast.AsyncFor: "a for loop", ast.While: "a while
           ast.DictComp: "a dict comprehension", ast.GeneratorExp: "a generator expression"}
 
 
+# Names that run or reach code the source does not show: text executed at run time, modules
+# imported by a computed name, the namespaces behind the names. A static check that reads the
+# source cannot vouch for a function that uses them, and no loss or activation needs them.
+_OPAQUE = ("exec", "eval", "compile", "__import__", "globals", "vars", "__builtins__", "builtins",
+           "importlib", "sys.modules", "operator.attrgetter", "operator.methodcaller")
+
+
+def _constant_getattr(node: ast.AST) -> tuple[ast.AST, str] | None:
+    """``getattr(obj, "name")`` -> (obj, "name"); anything else -> None."""
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
+            and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
+        return node.args[0], node.args[1].value
+    return None
+
+
 def _dotted(node: ast.AST) -> str:
+    """``a.b.c`` for an attribute chain (``getattr(a, "b")`` counts as ``a.b``); "" for anything else."""
     parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
+    while True:
+        if isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+            continue
+        named = _constant_getattr(node)
+        if named is None:
+            break
+        node, attr = named
+        parts.append(attr)
+    if not isinstance(node, ast.Name):
+        return ""
+    parts.append(node.id)
     return ".".join(reversed(parts))
+
+
+def opaque_message(findings: list[Finding]) -> str:
+    """What a student reads when a checked function hides code from the static checks."""
+    return (f"The grader checks this code by reading it, but it {findings[0]}, which runs or reaches code "
+            "that the source does not show (text executed at run time, a name computed at run time). Write "
+            "the operations out directly.")
 
 
 class Module:
@@ -56,6 +87,10 @@ class Module:
             elif isinstance(node, ast.ImportFrom) and node.module:
                 for a in node.names:
                     self.aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+            elif (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                  and _dotted(node.value)):
+                # F = torch.nn.functional, ce = getattr(F, "cross_entropy"): module-level names for module paths
+                self.aliases[node.targets[0].id] = self._resolve(_dotted(node.value))
 
     def _resolve(self, dotted: str) -> str:
         head, _, rest = dotted.partition(".")
@@ -90,7 +125,7 @@ class Module:
         out = []
         for fn in self.reachable(name):
             for node in ast.walk(self.functions[fn]):
-                if isinstance(node, (ast.Attribute, ast.Name)):
+                if isinstance(node, (ast.Attribute, ast.Name)) or _constant_getattr(node):
                     dotted = _dotted(node)
                     if not dotted:
                         continue
@@ -100,5 +135,17 @@ class Module:
                                                                         full.endswith(bad)):
                             out.append(Finding(fn, node.lineno, f"uses {dotted}"))
                             break
+        unique = {(f.function, f.line, f.what): f for f in out}
+        return sorted(unique.values(), key=lambda f: f.line)
+
+    def opaque_code(self, name: str) -> list[Finding]:
+        """Places where ``name`` (or what it calls) runs code its source does not show: ``exec``,
+        ``eval``, ``getattr`` with a computed name, ``globals()``... (see ``_OPAQUE``)."""
+        out = self.calls_matching(name, _OPAQUE)
+        for fn in self.reachable(name):
+            for node in ast.walk(self.functions[fn]):
+                if (isinstance(node, ast.Call) and self._resolve(_dotted(node.func)) in ("getattr", "builtins.getattr")
+                        and not (len(node.args) >= 2 and isinstance(node.args[1], ast.Constant))):
+                    out.append(Finding(fn, node.lineno, "uses getattr with a name computed at run time"))
         unique = {(f.function, f.line, f.what): f for f in out}
         return sorted(unique.values(), key=lambda f: f.line)

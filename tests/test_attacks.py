@@ -302,6 +302,15 @@ def test_rewriting_the_grader_probe_cannot_forge_values(box):
     expect(g, passed=(P,), failed={S: ["the loss is 0, expected"], SM: ["the loss is 0, expected"]})
 
 
+def test_code_hidden_from_the_static_checks_is_named(box):
+    checks = ["svm_vectorized_data_term", "svm_vectorized_static", "softmax_vectorized_data_term",
+              "softmax_vectorized_static"]
+    g = grade_attack(box, attack("hide-code-from-static-checks"), checks)
+    expect(g, passed=("svm_vectorized_data_term", "softmax_vectorized_data_term"),
+           failed={"svm_vectorized_static": ["uses exec (line", "the source does not show"],
+                   "softmax_vectorized_static": ["getattr with a name computed at run time"]})
+
+
 def test_shadow_modules_are_never_imported(box):
     marker = box / "shadow"
     os.chmod(box, NOBODY_WRITABLE)

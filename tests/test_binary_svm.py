@@ -93,6 +93,10 @@ MUTANTS = {
     "cross-entropy-uses-torch-logsumexp": (
         [("    log_norm = torch.log(torch.exp(shifted).sum(dim=1))\n", "    log_norm = torch.logsumexp(shifted, dim=1)\n")],
         CE, {"bs_static_no_torch_losses"}, "uses torch.logsumexp"),
+    "cross-entropy-logsumexp-through-eval": (
+        [("    log_norm = torch.log(torch.exp(shifted).sum(dim=1))\n",
+          "    log_norm = eval('torch.logsumexp')(shifted, dim=1)\n")],
+        CE, {"bs_static_no_torch_losses"}, "uses eval (line"),
     "cross-entropy-summed": (
         [("    loss = (log_norm - correct).mean()\n", "    loss = (log_norm - correct).sum()\n")],
         CE, {"public_cross_entropy_by_hand", "bs_cross_entropy_vs_torch", "bs_cross_entropy_extreme",

@@ -49,6 +49,9 @@ MUTANTS = {
     "sigmoid-calls-torch-sigmoid": (
         [(SIGMOID_BODY, "    out = torch.sigmoid(x)\n")],
         ACTS, {"nn_activations_static"}, "uses torch.sigmoid"),
+    "sigmoid-reaches-torch-through-a-computed-name": (
+        [(SIGMOID_BODY, "    out = getattr(torch, 'sig' + 'moid')(x)\n")],
+        ACTS, {"nn_activations_static"}, "getattr with a name computed at run time"),
     "tanh-exponentials-overflow": (
         [(TANH_BODY, "    out = (torch.exp(x) - torch.exp(-x)) / (torch.exp(x) + torch.exp(-x))\n")],
         ACTS, {"nn_activations_extreme_inputs"}, "overflows"),

@@ -416,13 +416,16 @@ def bs_static_no_torch_losses(ctx):
     module = static.Module((ctx.files.code_dir / f"{PART.module}.py").read_text())
     if module.tree is None:
         raise CheckFailed("binary_svm.py does not parse.")
-    found = []
+    found, hidden = [], []
     for name in STATIC_FUNCTIONS:
         found += module.calls_matching(name, FORBIDDEN)
+        hidden += module.opaque_code(name)
     if found:
         listing = "; ".join(str(f) for f in dict.fromkeys(found))
         raise CheckFailed(f"Write the losses yourself, without torch.nn, torch.nn.functional or torch's softmax / "
                           f"log_softmax / logsumexp: {listing}.")
+    if hidden:
+        raise CheckFailed(static.opaque_message(hidden))
 
 
 @check("train_softmax_regression: full-batch SGD steps on the cross-entropy plus lam * sum(W * W)",

@@ -278,6 +278,9 @@ def _static(ctx, func: str) -> None:
     if bad:
         raise CheckFailed(f"{func} must compute the loss and gradient from scratch, but it {bad[0]}. "
                           "torch.nn, torch.autograd and .backward() are not allowed in this part.")
+    hidden = src.opaque_code(func)
+    if hidden:
+        raise CheckFailed(f"{func}: " + static.opaque_message(hidden))
 
 
 @check("svm_loss_vectorized: no Python loops, no torch.nn/autograd", depends=("svm_vectorized_data_term",), timeout=30)

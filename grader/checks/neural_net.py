@@ -168,13 +168,16 @@ def nn_activations_static(ctx):
     module = static.Module((ctx.files.code_dir / f"{PART.module}.py").read_text())
     if module.tree is None:
         raise CheckFailed("neural_net.py does not parse.")
-    found = []
+    found, hidden = [], []
     for name in ("sigmoid", "tanh", "relu"):
         found += module.calls_matching(name, FORBIDDEN_ACTIVATION)
+        hidden += module.opaque_code(name)
     if found:
         listing = "; ".join(str(f) for f in found[:5])
         raise CheckFailed(f"The activations must be written from their definitions with torch.exp, torch.clamp, "
                           f"torch.where and arithmetic, without torch's own activation functions: {listing}.")
+    if hidden:
+        raise CheckFailed(static.opaque_message(hidden))
 
 
 # ----------------------------------------------------------------------------- models
