@@ -544,7 +544,7 @@ class StudentSession:
         self._drain_output()
         return reply
 
-    def _request(self, msg: dict, timeout: float, what: str) -> dict:
+    def _request(self, msg: dict, timeout: float, what: str, fds: list[int] = ()) -> dict:
         if self._dead_reason is not None or self._conn is None:
             raise StudentCrash(f"{what} was not run: the process running your code {self._dead_reason}",
                                output=self.output)
@@ -558,7 +558,7 @@ class StudentSession:
             timeout = min(timeout, self.limits.call_timeout_cap)
         payload = wire.dumps(msg)
         try:
-            wire.send_frame(self._conn, payload)
+            wire.send_frame(self._conn, payload, fds)
         except OSError:
             return self._receive(time.monotonic() + 1, what)
         deadline = time.monotonic() + timeout
@@ -611,18 +611,20 @@ class StudentSession:
         """
         if staged is not None and args:
             raise ValueError("a call on staged arguments takes no other positional arguments")
-        msg = {"op": "call", "func": func, "args": wire.encode_args(args), "kwargs": wire.encode_args(kwargs),
-               "seed": self.seed if seed is None else seed, "repeat": repeat, "want_value": want_value,
-               "staged": staged}
-        reply = self._request(msg, timeout or self.limits.call_timeout, f"{func}()")
+        fds: list[int] = []
+        msg = {"op": "call", "func": func, "args": wire.encode_args(args, fds),
+               "kwargs": wire.encode_args(kwargs, fds), "seed": self.seed if seed is None else seed,
+               "repeat": repeat, "want_value": want_value, "staged": staged}
+        reply = self._request(msg, timeout or self.limits.call_timeout, f"{func}()", fds=fds)
         return reply["value"]
 
     def probe(self, name: str, *args: Any, timeout: float | None = None, seed: int | None = None,
               what: str | None = None, **kwargs: Any) -> Any:
         """Run the probe ``grader.probes.<name>`` inside the child with the student's module."""
-        msg = {"op": "probe", "probe": name, "args": wire.encode_args(args), "kwargs": wire.encode_args(kwargs),
-               "seed": self.seed if seed is None else seed}
-        reply = self._request(msg, timeout or self.limits.call_timeout, what or name)
+        fds: list[int] = []
+        msg = {"op": "probe", "probe": name, "args": wire.encode_args(args, fds),
+               "kwargs": wire.encode_args(kwargs, fds), "seed": self.seed if seed is None else seed}
+        reply = self._request(msg, timeout or self.limits.call_timeout, what or name, fds=fds)
         return reply["value"]
 
     def _session_pids(self) -> list[int]:
@@ -683,7 +685,7 @@ class StudentSession:
         inputs. Returns the device the child placed them on (``"cuda:0"``, say). A device the
         child cannot use raises :class:`StudentException` (the child's error is in its message).
         """
-        msg = {"op": "stage", "name": name, "device": device, "args": wire.encode_args(args), "seed": self.seed}
+        msg = {"op": "stage", "name": name, "device": device, "args": wire.encode_args(args, None), "seed": self.seed}
         return str(self._request(msg, timeout or self.limits.call_timeout, f"putting the inputs on {device}")["value"])
 
     def timed_call(self, func: str, *args: Any, repeat: int = 1, timeout: float | None = None,

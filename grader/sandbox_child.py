@@ -562,14 +562,20 @@ def _send(conn: socket.socket, obj: Any) -> None:
     wire.send_frame(conn, payload)
 
 
-def _resolve(value: Any, module: Any) -> Any:
+def _resolve(value: Any, module: Any, fds: list[int]) -> Any:
+    """The parent's markers made real: module attributes, and tensors shared with the parent."""
     t = type(value)
     if t is dict:
         if set(value) == {"__attr__"}:
             return getattr(module, value["__attr__"])
-        return {k: _resolve(v, module) for k, v in value.items()}
+        if set(value) == {"__shared__", "dtype", "shape"}:
+            from grader import wire
+
+            fd, fds[value["__shared__"]] = fds[value["__shared__"]], -1
+            return wire.shared_tensor(fd, value["dtype"], value["shape"])
+        return {k: _resolve(v, module, fds) for k, v in value.items()}
     if t in (list, tuple):
-        items = [_resolve(v, module) for v in value]
+        items = [_resolve(v, module, fds) for v in value]
         return items if t is list else tuple(items)
     return value
 
@@ -595,15 +601,21 @@ def _serve(conn: socket.socket, request: dict) -> None:
 
     staged: dict[str, tuple[tuple, Any]] = {}  # name -> (arguments already on their device, device)
     while True:
-        data = wire.recv_frame(conn)
+        fds: list[int] = []
+        data = wire.recv_frame(conn, fds=fds)
         if data is None:
             return
         msg = wire.loads(data)
         op = msg.get("op")
         try:
             _seed(int(msg.get("seed", 0)))
-            args = _resolve(msg.get("args", ()), module)
-            kwargs = _resolve(msg.get("kwargs", {}), module)
+            try:
+                args = _resolve(msg.get("args", ()), module, fds)
+                kwargs = _resolve(msg.get("kwargs", {}), module, fds)
+            finally:
+                for fd in fds:  # sent but not (or not yet) mapped
+                    if fd >= 0:
+                        os.close(fd)
             device = None
             if msg.get("staged") is not None:
                 args, device = staged[str(msg["staged"])]

@@ -9,7 +9,10 @@ replaced in the child by an :class:`Opaque` description, which the parent report
 """
 from __future__ import annotations
 
+import fcntl
 import io
+import mmap
+import os
 import socket
 import struct
 import time
@@ -42,6 +45,82 @@ class Attr:
     """An argument naming an attribute of the student's module (e.g. the class ``LinearSVM``)."""
 
     name: str
+
+
+class Watched:
+    """A tensor argument whose in-place changes the parent sees for itself.
+
+    The child receives the tensor in memory it shares with the parent (a sealed memfd, passed
+    with the request), so whether the student's code wrote into its input is read by the parent
+    from that memory after the call, not reported by code running next to the student's. The
+    memory's size is sealed: the child can write into it but never shrink it under the parent.
+    Use it as an argument of ``call``/``probe``; afterwards ``modified()`` says whether any byte
+    changed and ``current()`` is a copy of what the tensor holds now. CPU tensors only.
+    """
+
+    def __init__(self, tensor: torch.Tensor) -> None:
+        t = tensor.detach()
+        if t.device.type != "cpu" or type(t) is not torch.Tensor or t.layout != torch.strided:
+            raise ValueError("Watched takes a dense CPU tensor")
+        self.original = t.clone().contiguous()
+        self.shape = tuple(t.shape)
+        self.dtype = t.dtype
+        self.nbytes = self.original.numel() * self.original.element_size()
+        self.fd: int | None = None
+        self._map: mmap.mmap | None = None
+        self._view: torch.Tensor | None = None
+        if self.nbytes:
+            self.fd = os.memfd_create("grader-watched", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+            os.ftruncate(self.fd, self.nbytes)
+            fcntl.fcntl(self.fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)
+            self._map = mmap.mmap(self.fd, self.nbytes, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+            self._view = torch.frombuffer(self._map, dtype=torch.uint8, count=self.nbytes)
+            self._view.copy_(self.original.reshape(-1).view(torch.uint8))
+
+    def marker(self, fds: list[int]) -> Any:
+        """What crosses in the request: a marker naming the fd (or the tensor itself when empty)."""
+        if self.fd is None:
+            return self.original.clone()
+        fds.append(self.fd)
+        return {"__shared__": len(fds) - 1, "dtype": str(self.dtype).removeprefix("torch."), "shape": list(self.shape)}
+
+    def current(self) -> torch.Tensor:
+        """A copy of the tensor as the shared memory holds it now."""
+        if self._view is None:
+            return self.original.clone()
+        return self._view.clone().view(self.dtype).reshape(self.shape)
+
+    def modified(self) -> bool:
+        """Whether any byte differs from the tensor given (NaNs compare as bytes, so they count)."""
+        if self._view is None:
+            return False
+        return not torch.equal(self._view, self.original.reshape(-1).view(torch.uint8))
+
+    def close(self) -> None:
+        self._view = None
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+
+def shared_tensor(fd: int, dtype: str, shape: list[int]) -> torch.Tensor:
+    """Child side: the tensor behind a ``Watched`` marker, mapped from its fd (which is closed)."""
+    try:
+        size = os.fstat(fd).st_size
+        mapped = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+    finally:
+        os.close(fd)
+    raw = torch.frombuffer(mapped, dtype=torch.uint8, count=size)
+    return raw.view(getattr(torch, dtype)).reshape(shape)
 
 
 def _type_name(x: object) -> str:
@@ -157,17 +236,22 @@ def from_wire(value: Any) -> Any:
     return value
 
 
-def encode_args(value: Any) -> Any:
-    """Parent side: arguments for the child (``Attr`` becomes a marker the child resolves)."""
+def encode_args(value: Any, fds: list[int] | None = None) -> Any:
+    """Parent side: arguments for the child (``Attr`` and ``Watched`` become markers the child
+    resolves; a ``Watched`` tensor's fd is appended to ``fds``, sent with the request)."""
     if isinstance(value, Attr):
         return {"__attr__": value.name}
+    if isinstance(value, Watched):
+        if fds is None:
+            raise ValueError("a Watched argument needs a request that carries file descriptors")
+        return value.marker(fds)
     if type(value) is torch.Tensor:
         return compact(value)
     if type(value) in (list, tuple):
-        items = [encode_args(v) for v in value]
+        items = [encode_args(v, fds) for v in value]
         return items if type(value) is list else tuple(items)
     if type(value) is dict:
-        return {k: encode_args(v) for k, v in value.items()}
+        return {k: encode_args(v, fds) for k, v in value.items()}
     return value
 
 
@@ -196,17 +280,47 @@ def loads(data: bytes, max_pickle: int = MAX_PICKLE) -> Any:
     return torch.load(io.BytesIO(data), weights_only=True, map_location=None)
 
 
-def send_frame(sock: socket.socket, payload: bytes) -> None:
-    sock.sendall(HEADER.pack(len(payload)) + payload)
+MAX_FDS = 64  # file descriptors one frame may carry (Watched arguments)
+
+
+def send_frame(sock: socket.socket, payload: bytes, fds: list[int] = ()) -> None:
+    """One frame; ``fds`` travel with its header (SCM_RIGHTS) and arrive with it."""
+    if fds:
+        if len(fds) > MAX_FDS:
+            raise ValueError(f"at most {MAX_FDS} file descriptors per frame")
+        header = HEADER.pack(len(payload))
+        sent = socket.send_fds(sock, [header], list(fds))
+        sock.sendall(header[sent:] + payload)
+    else:
+        sock.sendall(HEADER.pack(len(payload)) + payload)
 
 
 class FrameTooLarge(Exception):
     pass
 
 
-def recv_frame(sock: socket.socket, deadline: float | None = None, limit: int = MAX_FRAME) -> bytes | None:
-    """Read one frame; None on end of stream; TimeoutError past ``deadline`` (monotonic)."""
-    header = _recv_exact(sock, HEADER.size, deadline)
+def recv_frame(sock: socket.socket, deadline: float | None = None, limit: int = MAX_FRAME,
+               fds: list[int] | None = None) -> bytes | None:
+    """Read one frame; None on end of stream; TimeoutError past ``deadline`` (monotonic).
+
+    With a list as ``fds``, file descriptors sent with the frame are appended to it; without
+    one, any that were sent are closed by the kernel unread.
+    """
+    if fds is None:
+        header = _recv_exact(sock, HEADER.size, deadline)
+    else:
+        sock.settimeout(None if deadline is None else max(1e-3, deadline - time.monotonic()))
+        try:
+            first, received, _, _ = socket.recv_fds(sock, HEADER.size, MAX_FDS)
+        except socket.timeout:
+            raise TimeoutError from None
+        except (ConnectionResetError, BrokenPipeError):
+            return None
+        fds.extend(received)
+        if not first:
+            return None
+        rest = _recv_exact(sock, HEADER.size - len(first), deadline)
+        header = None if rest is None else first + rest
     if header is None:
         return None
     (n,) = HEADER.unpack(header)

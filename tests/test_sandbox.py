@@ -578,3 +578,84 @@ def test_staged_arguments_and_wall_clock_timing(sandbox):
             with pytest.raises(StudentException, match="(?i)cuda|nvidia"):
                 s.stage("gpu", x, device="cuda")
             assert s.call("describe", staged="xy")[1] == 1000  # the session survives a refused device
+
+
+def test_watched_inputs_show_in_place_changes_to_the_parent_whatever_the_child_says(sandbox):
+    sb = sandbox("""
+        import torch
+
+        def scale_in_place(x, y):
+            x.mul_(2)
+            return "done"
+
+        def pure(x, y):
+            return x * 2 + y.sum()
+
+        def restore_after(x, y):
+            old = x.clone()
+            x.zero_()
+            x.copy_(old)
+            return "restored"
+
+        def keep_for_later(x, y):
+            global KEPT
+            KEPT = x
+            return float(x.sum())
+
+        def write_kept():
+            KEPT.fill_(7)
+    """)
+    x = torch.randn(5, 3, dtype=torch.float64)
+    x[0, 0] = float("nan")
+    y = torch.arange(4)
+    with sb.session("m") as s:
+        wx, wy = wire.Watched(x), wire.Watched(y)
+        assert s.call("scale_in_place", wx, wy) == "done"
+        assert wx.modified() and not wy.modified()
+        assert torch.equal(wx.current()[1:], x[1:] * 2)
+        wx2 = wire.Watched(x)
+        out = s.call("pure", wx2, {"y": wire.Watched(y)}["y"])
+        assert not wx2.modified() and torch.allclose(out[1:], x[1:] * 2 + 6)  # NaN compared as bytes: unchanged
+        wx3 = wire.Watched(x)
+        assert s.call("restore_after", wx3, wire.Watched(y)) == "restored" and not wx3.modified()
+        wx4 = wire.Watched(x)
+        s.call("keep_for_later", wx4, wire.Watched(y))
+        assert not wx4.modified()
+        s.call("write_kept")  # the child kept the shared tensor: later writes still show
+        assert wx4.modified() and bool((wx4.current() == 7).all())
+        empty = wire.Watched(torch.zeros(0, 3))
+        assert s.call("pure", empty, wire.Watched(y)).shape == (0, 3) and not empty.modified()
+        fds_before = len(os.listdir("/proc/self/fd"))
+        for _ in range(5):
+            w = wire.Watched(x)
+            s.call("pure", w, wire.Watched(y))
+            w.close()
+        assert len(os.listdir("/proc/self/fd")) <= fds_before + 2  # the parent does not leak descriptors
+    with pytest.raises(ValueError, match="dense CPU tensor"):
+        wire.Watched(torch.randn(3).to_sparse())
+
+
+def test_watched_memory_cannot_be_resized_by_the_child(sandbox):
+    sb = sandbox("""
+        import os
+
+        def shrink(x):
+            fds = [int(f) for f in os.listdir("/proc/self/fd")]
+            results = []
+            for fd in fds:
+                try:
+                    os.ftruncate(fd, 0)
+                    results.append("shrunk")
+                except OSError as exc:
+                    results.append(type(exc).__name__)
+            return results
+    """)
+    x = torch.randn(1000)
+    with sb.session("m") as s:
+        w = wire.Watched(x)
+        s.call("shrink", w)  # its fd is closed once mapped: nothing to truncate through /proc/self/fd
+        assert not w.modified() and torch.equal(w.current(), x)
+    import fcntl
+
+    seals = fcntl.fcntl(w.fd, fcntl.F_GET_SEALS)
+    assert seals & fcntl.F_SEAL_SHRINK and seals & fcntl.F_SEAL_GROW and seals & fcntl.F_SEAL_SEAL
