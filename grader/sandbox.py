@@ -544,7 +544,25 @@ class StudentSession:
         self._drain_output()
         return reply
 
-    def _request(self, msg: dict, timeout: float, what: str, fds: list[int] = ()) -> dict:
+    def _serve_callback(self, request: dict, callbacks: list[Any]) -> None:
+        """Run the grader's function that student code called through a ``wire.Callback``."""
+        index, args, kwargs = request.get("index"), request.get("args"), request.get("kwargs")
+        if type(index) is not int or not 0 <= index < len(callbacks) or type(args) not in (list, tuple) \
+                or type(kwargs) is not dict or not all(type(k) is str for k in kwargs):
+            answer = {"ok": False, "type": "RuntimeError", "message": "malformed call of a grader function"}
+        else:
+            try:
+                answer = {"ok": True, "value": wire.encode_args(callbacks[index](*args, **kwargs))}
+            except Exception as exc:  # noqa: BLE001 - raised in the student's code, where it belongs
+                answer = {"ok": False, "type": type(exc).__name__, "message": str(exc)[:2000]}
+        assert self._conn is not None
+        try:
+            wire.send_frame(self._conn, wire.dumps(answer))
+        except OSError:
+            pass  # the child is gone: the next read says how
+
+    def _request(self, msg: dict, timeout: float, what: str, fds: list[int] = (),
+                 callbacks: list[Any] = ()) -> dict:
         if self._dead_reason is not None or self._conn is None:
             raise StudentCrash(f"{what} was not run: the process running your code {self._dead_reason}",
                                output=self.output)
@@ -564,6 +582,9 @@ class StudentSession:
         deadline = time.monotonic() + timeout
         try:
             reply = self._receive(deadline, what)
+            while reply.get("op") == "callback":  # student code calling a grader function; then its reply
+                self._serve_callback(reply, list(callbacks))
+                reply = self._receive(deadline, what)
         except StudentTimeout:
             extra = ""
             if self._extra_processes:
@@ -612,19 +633,21 @@ class StudentSession:
         if staged is not None and args:
             raise ValueError("a call on staged arguments takes no other positional arguments")
         fds: list[int] = []
-        msg = {"op": "call", "func": func, "args": wire.encode_args(args, fds),
-               "kwargs": wire.encode_args(kwargs, fds), "seed": self.seed if seed is None else seed,
+        callbacks: list[Any] = []
+        msg = {"op": "call", "func": func, "args": wire.encode_args(args, fds, callbacks),
+               "kwargs": wire.encode_args(kwargs, fds, callbacks), "seed": self.seed if seed is None else seed,
                "repeat": repeat, "want_value": want_value, "staged": staged}
-        reply = self._request(msg, timeout or self.limits.call_timeout, f"{func}()", fds=fds)
+        reply = self._request(msg, timeout or self.limits.call_timeout, f"{func}()", fds=fds, callbacks=callbacks)
         return reply["value"]
 
     def probe(self, name: str, *args: Any, timeout: float | None = None, seed: int | None = None,
               what: str | None = None, **kwargs: Any) -> Any:
         """Run the probe ``grader.probes.<name>`` inside the child with the student's module."""
         fds: list[int] = []
-        msg = {"op": "probe", "probe": name, "args": wire.encode_args(args, fds),
-               "kwargs": wire.encode_args(kwargs, fds), "seed": self.seed if seed is None else seed}
-        reply = self._request(msg, timeout or self.limits.call_timeout, what or name, fds=fds)
+        callbacks: list[Any] = []
+        msg = {"op": "probe", "probe": name, "args": wire.encode_args(args, fds, callbacks),
+               "kwargs": wire.encode_args(kwargs, fds, callbacks), "seed": self.seed if seed is None else seed}
+        reply = self._request(msg, timeout or self.limits.call_timeout, what or name, fds=fds, callbacks=callbacks)
         return reply["value"]
 
     def _session_pids(self) -> list[int]:

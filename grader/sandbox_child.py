@@ -25,6 +25,7 @@ import resource
 import signal
 import socket
 import sys
+import threading
 import time
 import traceback
 from typing import Any
@@ -562,8 +563,30 @@ def _send(conn: socket.socket, obj: Any) -> None:
     wire.send_frame(conn, payload)
 
 
-def _resolve(value: Any, module: Any, fds: list[int]) -> Any:
-    """The parent's markers made real: module attributes, and tensors shared with the parent."""
+_GRADER_ERRORS = {"TypeError": TypeError, "ValueError": ValueError}
+
+
+def _grader_function(conn: socket.socket, index: int, lock: threading.Lock) -> Any:
+    """The stand-in for a ``wire.Callback``: each call is answered by the parent."""
+    from grader import wire
+
+    def grader_function(*args: Any, **kwargs: Any) -> Any:
+        with lock:  # one call at a time on the connection, whatever threads the student starts
+            _send(conn, {"op": "callback", "index": index, "args": wire.to_wire(args), "kwargs": wire.to_wire(kwargs)})
+            data = wire.recv_frame(conn)
+        if data is None:
+            os._exit(0)  # the grader has gone
+        answer = wire.loads(data)
+        if answer.get("ok"):
+            return answer["value"]
+        raise _GRADER_ERRORS.get(answer.get("type"), RuntimeError)(answer.get("message", ""))
+
+    return grader_function
+
+
+def _resolve(value: Any, module: Any, fds: list[int], conn: socket.socket, lock: threading.Lock) -> Any:
+    """The parent's markers made real: module attributes, tensors shared with the parent, and
+    the parent's functions (callbacks) and objects made of them."""
     t = type(value)
     if t is dict:
         if set(value) == {"__attr__"}:
@@ -573,9 +596,14 @@ def _resolve(value: Any, module: Any, fds: list[int]) -> Any:
 
             fd, fds[value["__shared__"]] = fds[value["__shared__"]], -1
             return wire.shared_tensor(fd, value["dtype"], value["shape"])
-        return {k: _resolve(v, module, fds) for k, v in value.items()}
+        if set(value) == {"__callback__"}:
+            return _grader_function(conn, int(value["__callback__"]), lock)
+        if set(value) == {"__callback_object__", "methods"}:
+            methods = {name: staticmethod(_grader_function(conn, int(i), lock)) for name, i in value["methods"].items()}
+            return type(str(value["__callback_object__"]), (), {"__module__": "grader", **methods})()
+        return {k: _resolve(v, module, fds, conn, lock) for k, v in value.items()}
     if t in (list, tuple):
-        items = [_resolve(v, module, fds) for v in value]
+        items = [_resolve(v, module, fds, conn, lock) for v in value]
         return items if t is list else tuple(items)
     return value
 
@@ -600,6 +628,7 @@ def _serve(conn: socket.socket, request: dict) -> None:
     import grader.probes
 
     staged: dict[str, tuple[tuple, Any]] = {}  # name -> (arguments already on their device, device)
+    lock = threading.Lock()  # the connection, shared with the stand-ins of the grader's functions
     while True:
         fds: list[int] = []
         data = wire.recv_frame(conn, fds=fds)
@@ -610,8 +639,8 @@ def _serve(conn: socket.socket, request: dict) -> None:
         try:
             _seed(int(msg.get("seed", 0)))
             try:
-                args = _resolve(msg.get("args", ()), module, fds)
-                kwargs = _resolve(msg.get("kwargs", {}), module, fds)
+                args = _resolve(msg.get("args", ()), module, fds, conn, lock)
+                kwargs = _resolve(msg.get("kwargs", {}), module, fds, conn, lock)
             finally:
                 for fd in fds:  # sent but not (or not yet) mapped
                     if fd >= 0:
@@ -624,7 +653,8 @@ def _serve(conn: socket.socket, request: dict) -> None:
                 staged[str(msg["name"])] = (_to_device(tuple(args), device), device)
                 _synchronize(device)
                 _flush()
-                _send(conn, {"ok": True, "value": str(device)})
+                with lock:
+                    _send(conn, {"ok": True, "value": str(device)})
                 continue
             if op == "call":
                 target = module
@@ -651,7 +681,8 @@ def _serve(conn: socket.socket, request: dict) -> None:
         except BaseException as exc:  # noqa: BLE001
             reply = _error_reply(exc, code_dir)
         _flush()
-        _send(conn, reply)
+        with lock:
+            _send(conn, reply)
 
 
 def _device(name: str) -> Any:

@@ -112,6 +112,41 @@ class Watched:
             pass
 
 
+class Callback:
+    """A function of the grader's that student code calls as if it were its own.
+
+    The child receives a stand-in; each call crosses back to the parent, which runs ``fn`` on
+    the arguments (plain data, read like any reply) and sends its result back. What the calls
+    were (how many, with what) is therefore seen by the parent itself, e.g. a mocked loss
+    function that counts how often a training loop calls it. ``fn`` must treat its arguments
+    as untrusted; an exception it raises is raised in the student's code (its type when it is
+    a TypeError or ValueError, else RuntimeError) with its message.
+    """
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+
+    def marker(self, callbacks: list[Any]) -> Any:
+        callbacks.append(self.fn)
+        return {"__callback__": len(callbacks) - 1}
+
+
+class CallbackObject:
+    """An object whose methods are :class:`Callback` functions (a spy classifier, say).
+
+    The child builds an instance of a class named ``type_name``; after the call, a returned
+    value that is that object reaches the parent as ``Opaque("grader.<type_name>")``.
+    """
+
+    def __init__(self, type_name: str, **methods: Any) -> None:
+        self.type_name = type_name
+        self.methods = methods
+
+    def marker(self, callbacks: list[Any]) -> Any:
+        return {"__callback_object__": self.type_name,
+                "methods": {name: Callback(fn).marker(callbacks)["__callback__"] for name, fn in self.methods.items()}}
+
+
 def shared_tensor(fd: int, dtype: str, shape: list[int]) -> torch.Tensor:
     """Child side: the tensor behind a ``Watched`` marker, mapped from its fd (which is closed)."""
     try:
@@ -236,22 +271,28 @@ def from_wire(value: Any) -> Any:
     return value
 
 
-def encode_args(value: Any, fds: list[int] | None = None) -> Any:
-    """Parent side: arguments for the child (``Attr`` and ``Watched`` become markers the child
-    resolves; a ``Watched`` tensor's fd is appended to ``fds``, sent with the request)."""
+def encode_args(value: Any, fds: list[int] | None = None, callbacks: list[Any] | None = None) -> Any:
+    """Parent side: arguments for the child. ``Attr``, ``Watched``, ``Callback`` and
+    ``CallbackObject`` become markers the child resolves; a ``Watched`` tensor's fd is appended
+    to ``fds`` (sent with the request), a callback's function to ``callbacks`` (served by the
+    parent while the request runs)."""
     if isinstance(value, Attr):
         return {"__attr__": value.name}
     if isinstance(value, Watched):
         if fds is None:
             raise ValueError("a Watched argument needs a request that carries file descriptors")
         return value.marker(fds)
+    if isinstance(value, (Callback, CallbackObject)):
+        if callbacks is None:
+            raise ValueError("a Callback argument needs a request whose callbacks the parent serves")
+        return value.marker(callbacks)
     if type(value) is torch.Tensor:
         return compact(value)
     if type(value) in (list, tuple):
-        items = [encode_args(v, fds) for v in value]
+        items = [encode_args(v, fds, callbacks) for v in value]
         return items if type(value) is list else tuple(items)
     if type(value) is dict:
-        return {k: encode_args(v, fds) for k, v in value.items()}
+        return {k: encode_args(v, fds, callbacks) for k, v in value.items()}
     return value
 
 

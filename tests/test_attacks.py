@@ -297,9 +297,10 @@ def test_monkeypatching_torch_unittest_gradescope_utils_changes_nothing_in_the_g
     assert (torch.allclose, torch.equal, torch.Tensor.__eq__, unittest.TestCase.assertEqual) == before
 
 
-def test_rewriting_the_grader_probe_cannot_forge_values(box):
-    g = grade_attack(box, attack("rewrite-grader-probe"), [S, SM, P])
-    expect(g, passed=(P,), failed={S: ["the loss is 0, expected"], SM: ["the loss is 0, expected"]})
+def test_rewriting_the_grader_probes_cannot_hide_what_the_grader_sees_itself(box):
+    g = grade_attack(box, attack("rewrite-grader-probe"), [S, SM, P, "train_update_rule"])
+    expect(g, passed=(SM, P), failed={S: ["modified its input X in place"],
+                                      "train_update_rule": ["called loss_func 100 times", "once per iteration (7)"]})
 
 
 def test_code_hidden_from_the_static_checks_is_named(box):

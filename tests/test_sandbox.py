@@ -659,3 +659,58 @@ def test_watched_memory_cannot_be_resized_by_the_child(sandbox):
 
     seals = fcntl.fcntl(w.fd, fcntl.F_GET_SEALS)
     assert seals & fcntl.F_SEAL_SHRINK and seals & fcntl.F_SEAL_GROW and seals & fcntl.F_SEAL_SEAL
+
+
+def test_grader_functions_called_by_student_code_run_in_the_parent(sandbox):
+    sb = sandbox("""
+        import threading
+
+        def train(loss_func, W, steps):
+            history = []
+            for _ in range(steps):
+                loss, grad = loss_func(W, W.sum())
+                W = W - 0.1 * grad
+                history.append(float(loss))
+            return W, history
+
+        def misuse(loss_func):
+            try:
+                loss_func("not a tensor", 0)
+            except TypeError as exc:
+                return "TypeError: " + str(exc)
+
+        def threads(f):
+            out = []
+            ts = [threading.Thread(target=lambda: out.append(f(1))) for _ in range(4)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            return sorted(out)
+
+        def spy_user(model, X):
+            model.train(X, num_iters=5)
+            return model, model.predict(X)
+    """)
+    seen = []
+
+    def loss_func(W, total):
+        if not isinstance(W, torch.Tensor):
+            raise TypeError(f"W must be a tensor, got {W!r}"[:80])
+        seen.append((W.clone(), float(total)))
+        return torch.tensor(float(len(seen))), torch.ones_like(W)
+
+    W0 = torch.zeros(2, 3, dtype=torch.float64)
+    with sb.session("m") as s:
+        W, history = s.call("train", wire.Callback(loss_func), W0, 3)
+        assert len(seen) == 3 and history == [1.0, 2.0, 3.0]
+        assert torch.allclose(W, W0 - 0.3) and torch.allclose(seen[2][0], W0 - 0.2)
+        assert s.call("misuse", wire.Callback(loss_func)).startswith("TypeError: W must be a tensor")
+        assert s.call("threads", wire.Callback(lambda v: v + 1)) == [2, 2, 2, 2]
+        calls = []
+        spy = wire.CallbackObject("RecordingClassifier", train=lambda X, num_iters: calls.append(num_iters),
+                                  predict=lambda X: torch.zeros(len(X), dtype=torch.int64))
+        model, pred = s.call("spy_user", spy, torch.randn(4, 2))
+        assert calls == [5] and pred.tolist() == [0, 0, 0, 0]
+        assert isinstance(model, wire.Opaque) and model.type_name == "grader.RecordingClassifier"
+        assert s.call("train", wire.Callback(loss_func), W0, 0) [1] == []  # the session still serves calls

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from gradescope_utils.autograder_utils.decorators import number, weight
 
-from grader import compare, static
+from grader import compare, static, wire
 from grader.errors import CheckFailed, StudentException
 from grader.registry import check
 from grader.public_checks.linear_classifier import PART, call_loss, loss_inputs, numeric_gradient_check
@@ -122,18 +122,16 @@ def _match_reference(ctx, func: str, kind: str, reg: float) -> None:
     with ctx.student() as s:
         for tag, (N, D, C) in LOSS_DIMS.items():
             W, X, y = loss_inputs(ctx.generator(f"{tag}/{reg}"), N, D, C, w_scale=0.5 if tag == "small" else 1e-3)
-            originals = (W.clone(), X.clone(), y.clone())
             ref_loss, ref_dW = ref(W, X, y, reg)
             ref_loss = float(ref_loss)
             results = []
             for _ in range(2):  # a second call must give the same answer
-                loss, dW, reply = call_loss(s, func, W, X, y, reg, timeout=ctx.timeout(60))
+                loss, dW, modified = call_loss(s, func, W, X, y, reg, timeout=ctx.timeout(60))
                 results.append((loss, dW))
-                for name, before in zip(("W", "X", "y"), originals):
-                    after = reply.get(name)
-                    if not isinstance(after, torch.Tensor) or after.shape != before.shape or not torch.equal(after, before):
-                        raise CheckFailed(f"{func}() modified its input {name} in place. Work on new tensors "
-                                          f"(e.g. scores = X @ W) and never assign into {name}.")
+                if modified:
+                    name = modified[0]
+                    raise CheckFailed(f"{func}() modified its input {name} in place. Work on new tensors "
+                                      f"(e.g. scores = X @ W) and never assign into {name}.")
             loss, dW = results[0]
             where = f"{func}(W, X, y, reg={reg}) with N={N}, D={D}, C={C}"
             hint = _diagnosis(kind, loss, dW, ref, W, X, y, reg)
@@ -468,6 +466,49 @@ def sample_batch_contract(ctx):
                           "state. Use torch's random functions (torch.randint), not Python's random or numpy.random.")
 
 
+def _mock_loss(calls: list[dict], grad_scale: float):
+    """A loss function for train_linear_classifier that runs in the grader and records each call.
+
+    Call k returns loss ``k + 0.5`` and gradient ``grad_scale * (k + 1) * ones``; the student's
+    training loop calls it through a ``wire.Callback``, so the record is the grader's own.
+    """
+
+    def loss_func(W, X_batch, y_batch, reg):
+        for name, value in (("W", W), ("X_batch", X_batch), ("y_batch", y_batch)):
+            if not isinstance(value, torch.Tensor):
+                raise TypeError(f"loss_func expects {name} as a torch.Tensor, got {compare.describe(value)}")
+        if not isinstance(reg, (int, float)) and not (isinstance(reg, torch.Tensor) and reg.numel() == 1):
+            raise TypeError(f"loss_func expects reg as a number, got {compare.describe(reg)}")
+        k = len(calls)
+        calls.append({"W_shape": tuple(W.shape), "X_shape": tuple(X_batch.shape), "y_shape": tuple(y_batch.shape),
+                      "reg": float(reg), "W_first": W.detach().clone() if k == 0 else None})
+        return torch.tensor(k + 0.5, dtype=W.dtype), torch.full_like(W, grad_scale * (k + 1))
+
+    return loss_func
+
+
+def _recording_classifier(train_calls: list[dict], data: dict, pred_train: torch.Tensor,
+                          pred_val: torch.Tensor) -> wire.CallbackObject:
+    """A classifier for test_one_param_set whose train and predict run in the grader: training is
+    recorded, and predict answers given labels for X_train and X_val."""
+
+    def train(X_train, y_train, learning_rate=1e-3, reg=1e-5, num_iters=100, batch_size=200, verbose=False):
+        if not isinstance(X_train, torch.Tensor):
+            raise TypeError(f"train expects X_train as a torch.Tensor, got {compare.describe(X_train)}")
+        train_calls.append({"n": int(X_train.shape[0]), "learning_rate": float(learning_rate),
+                            "reg": float(reg), "num_iters": int(num_iters)})
+        return [0.0] * min(int(num_iters), 100_000)
+
+    def predict(X):
+        if isinstance(X, torch.Tensor):
+            for X_known, pred in ((data["X_train"], pred_train), (data["X_val"], pred_val)):
+                if X.shape == X_known.shape and X.dtype == X_known.dtype and torch.equal(X, X_known):
+                    return pred.clone()
+        raise ValueError("predict was called on data that is neither X_train nor X_val")
+
+    return wire.CallbackObject("RecordingClassifier", train=train, predict=predict)
+
+
 @check("train_linear_classifier: SGD update, loss history, num_iters and batch_size honoured", timeout=120)
 @weight(4)
 @number("1.18")
@@ -480,12 +521,13 @@ def train_update_rule(ctx):
     lr, reg, iters, batch, g = 0.01, 0.123, 7, 13, 0.5
     what = f"train_linear_classifier(loss_func, W, X, y, learning_rate={lr}, reg={reg}, num_iters={iters}, batch_size={batch})"
     with ctx.student() as s:
-        out = s.probe("linear_classifier.train_with_mock_loss", W0, X, y, lr, reg, iters, batch, g,
-                      timeout=ctx.timeout(60), what="train_linear_classifier()")
-        out_none = s.probe("linear_classifier.train_with_mock_loss", None, X, y, lr, reg, 2, batch, g,
-                           timeout=ctx.timeout(60), what="train_linear_classifier() with W=None")
-    W, history = compare.unpack(out["out"], 2, what, ("W", "loss_history"))
-    calls = out["calls"]
+        calls = []
+        out = s.call("train_linear_classifier", wire.Callback(_mock_loss(calls, g)), W0, X, y, learning_rate=lr,
+                     reg=reg, num_iters=iters, batch_size=batch, verbose=False, timeout=ctx.timeout(60))
+        calls_none = []
+        s.call("train_linear_classifier", wire.Callback(_mock_loss(calls_none, g)), None, X, y, learning_rate=lr,
+               reg=reg, num_iters=2, batch_size=batch, verbose=False, timeout=ctx.timeout(60))
+    W, history = compare.unpack(out, 2, what, ("W", "loss_history"))
     if len(calls) != iters:
         raise CheckFailed(f"{what} called loss_func {len(calls)} times; it must be called once per iteration "
                           f"({iters}).")
@@ -510,7 +552,7 @@ def train_update_rule(ctx):
     values = [compare.scalar(v, f"{what}: loss_history[{i}]") for i, v in enumerate(history)]
     if values != [k + 0.5 for k in range(iters)]:
         raise CheckFailed(f"{what}: loss_history should record each iteration's loss in order; got {values[:5]}...")
-    first = out_none["calls"][0] if out_none["calls"] else None
+    first = calls_none[0] if calls_none else None
     if first is None or first["W_first"] is None:
         raise CheckFailed("train_linear_classifier with W=None never called the loss function.")
     W_init = first["W_first"]
@@ -564,11 +606,11 @@ def one_param_set_contract(ctx):
     pred_val = data["y_val"].clone()
     pred_val[:9] = (pred_val[:9] + 3) % 10            # 16 of 25 right
     lr, reg, iters = 3.5e-4, 2.5e3, 37
+    calls: list[dict] = []
     with ctx.student() as s:
-        out = s.probe("linear_classifier.one_param_set", data, lr, reg, iters, pred_train, pred_val,
-                      timeout=ctx.timeout(60), what="test_one_param_set()")
+        out = s.call("test_one_param_set", _recording_classifier(calls, data, pred_train, pred_val), data, lr, reg,
+                     num_iters=iters, timeout=ctx.timeout(60))
     what = f"test_one_param_set(cls, data_dict, lr={lr}, reg={reg}, num_iters={iters})"
-    calls = out["train_calls"]
     if len(calls) != 1:
         raise CheckFailed(f"{what} called cls.train {len(calls)} times; train exactly once.")
     call = calls[0]
@@ -580,8 +622,8 @@ def one_param_set_contract(ctx):
                           "and reg through in that order.")
     if call["n"] != 40:
         raise CheckFailed(f"{what} trained on {call['n']} examples instead of data_dict['X_train'] (40).")
-    values = out["values"]
-    train_acc, val_acc = compare.unpack(values, 2, what + " (after cls)", ("train_acc", "val_acc"))
+    returned = compare.unpack(out, 3, what, ("cls", "train_acc", "val_acc"))
+    train_acc, val_acc = returned[1], returned[2]
     train_acc = compare.scalar(train_acc, f"{what}: train_acc")
     val_acc = compare.scalar(val_acc, f"{what}: val_acc")
     exp_train = float((pred_train == data["y_train"]).double().mean())
@@ -596,8 +638,9 @@ def one_param_set_contract(ctx):
         if abs(got - exp) > 1e-9:
             swapped = " It looks like train and validation are swapped." if abs(got - (exp_val if name == "train_acc" else exp_train)) < 1e-9 else ""
             raise CheckFailed(f"{what}: {name} is {got:g}, but cls.predict gets {exp:g} of the examples right.{swapped}")
-    if not out["returned_same_classifier"]:
-        raise CheckFailed(f"{what} must return the classifier it was given (trained) as the first item.")
+    if not (isinstance(returned[0], wire.Opaque) and returned[0].type_name == "grader.RecordingClassifier"):
+        raise CheckFailed(f"{what} must return the classifier it was given (trained) as the first item, got "
+                          f"{compare.describe(returned[0])}.")
 
 
 @check("LinearSVM / Softmax: train, predict, save and load work end to end",
