@@ -9,7 +9,9 @@ code and never imports the hidden checks or the reference solution. Each child:
 * otherwise leads its own process group (killed as a group);
 * has resource limits (address space, or private data for a session that may use CUDA;
   processes, file size, CPU, open files);
-* imports the student's module from a read-only copy and serves calls from the parent.
+* imports the student's module from a read-only copy and serves calls from the parent;
+  arguments may be tensors in memory shared with the parent (``wire.Watched``) or stand-ins
+  for grader functions, whose calls the parent answers (``wire.Callback``).
 
 Nothing here decides a score: the child only sends plain data back (see ``grader.wire``).
 """
