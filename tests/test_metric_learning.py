@@ -2,10 +2,12 @@
 training check keeps both its partial score and its leaderboard value."""
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 import torch
 
-from conftest import ASSIGNMENT, SOLUTIONS, assert_full_marks, assert_untouched_stubs
+from conftest import ASSIGNMENT, SOLUTIONS, assert_full_marks, assert_untouched_stubs, mutate, reference_source
 
 PART = ["metric_learning"]
 
@@ -94,3 +96,55 @@ def test_reference_sampler_contract_and_uniform_under_other_seeds(seed):
             validate_triplets((a, p, n), labels, "reference")
         else:
             assert a.numel() == p.numel() == n.numel() == 0
+
+
+# Rewrites the grader's probes in the student's own process: each one still runs, then reports every
+# input as kept (the facts the probes once sent back), and the public sampler probe sends a forgery
+# the parent can see, which proves the rewritten probes are the ones the grader runs.
+FORGE_PROBES = textwrap.dedent("""
+    import grader.probes
+
+    grader.probes.load_all()
+    _ORIGINAL = dict(grader.probes._PROBES)
+
+
+    def _forged(name, key):
+        def run(module, *args, **kwargs):
+            out = _ORIGINAL[name](module, *args, **kwargs)
+            if isinstance(out, dict):
+                out[key] = True
+            return out
+        return run
+
+
+    for _name, _key in (("metric_learning.batches", "inputs_kept"), ("metric_learning.triplets", "labels_kept"),
+                        ("metric_learning.encoder_outputs", "inputs_kept"),
+                        ("metric_learning.linear_probe", "inputs_kept")):
+        grader.probes._PROBES[_name] = _forged(_name, _key)
+    grader.probes._PROBES["metric_learning.one_triplet_sample"] = lambda module, labels, seed: "FORGED"
+""")
+
+
+def test_in_place_changes_are_seen_by_the_parent_when_the_probes_are_rewritten(grade):
+    """Every function writes into its inputs and the submission rewrites the grader's probes in its
+    process so that they report the inputs as kept: each in-place check still fails with its message,
+    because the parent reads the inputs' shared memory itself."""
+    src = reference_source("metric_learning")
+    for old, new in (
+            ("    X_batch = X[idx]\n", "    X.sub_(X.mean())\n    X_batch = X[idx]\n"),
+            ("    sorted_labels, order = torch.sort(labels, stable=True)\n",
+             "    labels -= labels.min()\n    sorted_labels, order = torch.sort(labels, stable=True)\n"),
+            ("        z = self.head(self.features(x).flatten(1))\n",
+             "        z = self.head(self.features(nn.functional.relu(x, inplace=True)).flatten(1))\n"),
+            ("    Z = Z.detach()\n", "    Z = Z.detach()\n    Z -= Z.mean(dim=0)\n")):
+        src = mutate(src, old, new)
+    checks = ["public_sampler", "batch_contract", "sampler_contract", "encoder_shape", "linear_probe"]
+    g = grade({"metric_learning.py": src + FORGE_PROBES}, parts=PART, checks=checks)
+    assert g.outcome("public_sampler") == "failed" and "FORGED" in g.output("public_sampler")
+    messages = {"batch_contract": "modified X in place; index them instead",
+                "sampler_contract": "modified labels in place",
+                "encoder_shape": "Encoder's forward modified its input X in place",
+                "linear_probe": "modified the embeddings Z in place"}
+    for name, phrase in messages.items():
+        assert g.outcome(name) == "failed" and phrase in g.output(name), (name, g.output(name))
+    assert g.score == 0

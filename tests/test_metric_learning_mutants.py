@@ -29,6 +29,9 @@ ENCODER_DEPENDENTS = {"encoder_properties", "encoder_speed"}
 
 BATCH_IDX = "    idx = torch.randperm(X.shape[0], generator=generator, device=X.device)[:batch_size]\n"
 BATCH_Y = "    y_batch = y[idx.to(y.device)]\n"
+BATCH_BODY = BATCH_IDX + "    X_batch = X[idx]\n" + BATCH_Y
+SORT = "    sorted_labels, order = torch.sort(labels, stable=True)\n"
+PROBE_DETACH = "    Z = Z.detach()\n"
 USABLE = "    usable = (size >= 2) & (size < B)\n"
 POSITIVE = ("    k = (u[0] * (size[s] - 1).double()).floor().long()\n"
             "    k = torch.minimum(k, size[s] - 2)\n"
@@ -75,6 +78,12 @@ MUTANTS = [
     Mutant("batch_python_random",
            [(BATCH_IDX, "    import random\n    idx = torch.tensor(random.sample(range(X.shape[0]), batch_size))\n")],
            BATCH, {"batch_contract"}, "same seed gives different batches"),
+    Mutant("batch_shuffles_data_in_place",
+           [(BATCH_BODY, "    perm = torch.randperm(X.shape[0], generator=generator, device=X.device)\n"
+                         "    X[:] = X[perm]\n"
+                         "    y[:] = y[perm.to(y.device)]\n"
+                         "    X_batch, y_batch = X[:batch_size], y[:batch_size]\n")],
+           BATCH, {"batch_contract"}, "modified X and y in place; index them instead"),
     # ---- sample_triplets
     Mutant("positive_equals_anchor", [(POSITIVE, "    positives = anchors.clone()\n")],
            SAMPLER, {"public_sampler", "sampler_contract"} | SAMPLER_DEPENDENTS, "is the anchor itself"),
@@ -107,6 +116,9 @@ MUTANTS = [
     Mutant("sampler_ignores_generator",
            [(RAND, RAND.replace("generator=generator, ", ""))],
            SAMPLER, {"sampler_seeded"}, "seeded alike give different triplets"),
+    Mutant("sampler_renumbers_labels_in_place",
+           [(SORT, "    labels -= labels.min()  # classes numbered from 0\n" + SORT)],
+           SAMPLER, {"sampler_contract"} | SAMPLER_DEPENDENTS, "modified labels in place; sort or index a copy"),
     # ---- Encoder
     Mutant("encoder_ignores_input", [(FORWARD, "        z = self.head(self.features(torch.zeros_like(x)).flatten(1))\n")],
            ENCODER, {"encoder_shape"} | ENCODER_DEPENDENTS, "does not depend on the input"),
@@ -149,6 +161,9 @@ MUTANTS = [
     Mutant("probe_fixed_ten_classes",
            [("    probe = nn.Linear(Z.shape[1], num_classes)", "    probe = nn.Linear(Z.shape[1], 10)")],
            PROBE, {"linear_probe"}, "expected an nn.Linear(8, 4)"),
+    Mutant("probe_centres_embeddings_in_place",
+           [(PROBE_DETACH, PROBE_DETACH + "    Z -= Z.mean(dim=0)  # centre the embeddings\n")],
+           PROBE, {"linear_probe"}, "modified the embeddings Z in place"),
 ]
 
 

@@ -17,6 +17,12 @@ own loop (Adam, fixed learning rate, steps, batch size and seeds), on a seeded s
 and of held-out test images (their labels never leave the parent) before and after
 training; the parent scores them with a k-NN classifier (k = ``KNN_K``, Euclidean).
 Floors per data profile were measured with the reference (bench/calibrate_metric_learning.py).
+
+In-place changes. Inputs that the student's functions must leave alone (X and y of
+``get_data_batch``, the labels of ``sample_triplets``, the Encoder's images, the embeddings and
+labels of ``fit_linear_probe``) go to the sandbox as :class:`grader.wire.Watched` shared memory:
+whether they were written into is read by the parent from that memory after the probe, never
+reported by code running next to the student's.
 """
 from __future__ import annotations
 
@@ -28,7 +34,7 @@ import torch
 from gradescope_utils.autograder_utils.decorators import leaderboard, number, partial_credit, weight
 from torch import nn
 
-from grader import compare
+from grader import compare, wire
 from grader.errors import CheckFailed
 from grader.public_checks.metric_learning import MAX_ENCODER_PARAMS, PART, usable_anchors, validate_triplets
 from grader.registry import check
@@ -84,6 +90,23 @@ def _worst_cell(counts: torch.Tensor, probs: torch.Tensor, n: int) -> tuple[floa
     return best, where
 
 
+def _watch(**tensors: torch.Tensor) -> dict[str, wire.Watched]:
+    """Each tensor as a ``Watched`` argument, by the name the student's code knows it by."""
+    return {name: wire.Watched(t) for name, t in tensors.items()}
+
+
+def _written(*groups: dict[str, wire.Watched]) -> list[str]:
+    """Names of the watched inputs the student's code changed (read here, in the parent, from the shared
+    memory), in order and without repeats; closes them."""
+    names: list[str] = []
+    for group in groups:
+        for name, w in group.items():
+            if w.modified() and name not in names:
+                names.append(name)
+            w.close()
+    return names
+
+
 # ----------------------------------------------------------------------------- get_data_batch
 
 
@@ -97,15 +120,19 @@ def batch_contract(ctx):
     y = torch.randint(0, 5, (N,), generator=gen)
     seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
     what = f"get_data_batch(X ({N}, 3, 2, 2), y, batch_size={B}, generator)"
+    drawn, full = _watch(X=X, y=y), _watch(X=X, y=y)
     with ctx.student() as s:
-        out = s.probe("metric_learning.batches", X, y, B, draws, seed, timeout=ctx.timeout(60),
+        out = s.probe("metric_learning.batches", drawn["X"], drawn["y"], B, draws, seed, timeout=ctx.timeout(60),
                       what="get_data_batch()")
-        whole = s.probe("metric_learning.one_batch", X, y, N, seed, timeout=ctx.timeout(30), what="get_data_batch()")
+        whole = s.probe("metric_learning.one_batch", full["X"], full["y"], N, seed, timeout=ctx.timeout(30),
+                        what="get_data_batch()")
+    written = _written(drawn, full)
     Xb, yb = compare.unpack(out["first"], 2, what, ("X_batch", "y_batch"))
     compare.structure(Xb, X[:B], what=what, name="X_batch")
     compare.int_tensor(yb, what=what, name="y_batch", shape=(B,))
-    if not out["inputs_kept"]:
-        raise CheckFailed(f"{what} modified X or y in place; index them instead (X[idx], y[idx]).")
+    if written:
+        raise CheckFailed(f"{what} modified {' and '.join(written)} in place; index them instead (X[idx], y[idx]) "
+                          "and leave the data set as it was.")
     ids, labels = out["ids"], out["labels"]
     if not isinstance(ids, torch.Tensor) or ids.numel() != draws * B:
         raise CheckFailed(f"{what} did not return batches of {B} rows on every call.")
@@ -169,11 +196,12 @@ def sampler_contract(ctx):
     seeds = [int(v) for v in torch.randint(0, 2**31 - 1, (3,), generator=gen)]
     with ctx.student() as s:
         for name, labels in _adversarial_batches(gen):
-            out = s.probe("metric_learning.triplets", labels, seeds, timeout=ctx.timeout(30),
+            watched = _watch(labels=labels)
+            out = s.probe("metric_learning.triplets", watched["labels"], seeds, timeout=ctx.timeout(30),
                           what=f"sample_triplets() on a batch with {name}")
             what = f"sample_triplets(labels, generator) on a batch with {name} (labels {labels.tolist()[:12]}" + \
                    ("...)" if labels.numel() > 12 else ")")
-            if not out["labels_kept"]:
+            if _written(watched):
                 raise CheckFailed(f"{what} modified labels in place; sort or index a copy instead.")
             for o in out["outs"]:
                 validate_triplets(o, labels, what)
@@ -302,9 +330,11 @@ def _images(gen: torch.Generator, n: int) -> torch.Tensor:
 @number("2.5")
 def encoder_shape(ctx):
     X = _images(ctx.generator("shape"), 7)
+    watched = _watch(X=X)
     with ctx.student() as s:
-        out = s.probe("metric_learning.encoder_outputs", X, [16, 128], 0, timeout=ctx.timeout(60),
+        out = s.probe("metric_learning.encoder_outputs", watched["X"], [16, 128], 0, timeout=ctx.timeout(60),
                       what="Encoder(...)(X)")
+    written = _written(watched)
     for key, shape, what in (("default", (7, 64), "Encoder()(X) with X of shape (7, 3, 32, 32)"),
                              ("single", (1, 64), "Encoder()(X[:1]) (a batch of one image)"),
                              ("z16", (7, 16), "Encoder(z_dim=16)(X)"),
@@ -317,7 +347,7 @@ def encoder_shape(ctx):
             raise CheckFailed(f"{what} returned shape {tuple(z.shape)}; embeddings must be (N, z_dim) = {shape}: "
                               "flatten the feature maps (x.flatten(1)) before the last Linear layer.")
         compare.structure(z, torch.zeros(shape), what=what + " in eval mode", name="the embeddings")
-    if not out["inputs_kept"]:
+    if written:
         raise CheckFailed("Encoder's forward modified its input X in place (an in-place operation such as "
                           "nn.ReLU(inplace=True) or x += ... applied to x itself). Never change the input images.")
     z = out["default"].double()
@@ -525,13 +555,17 @@ def linear_probe(ctx):
     Z = means[y] + torch.randn(n, d, generator=gen)
     Zq = means[yq] + torch.randn(nq, d, generator=gen)
     what = f"fit_linear_probe(Z ({n}, {d}), y, num_classes={C})"
+    watched = _watch(Z=Z, y=y)
     with ctx.student() as s:
-        out = s.probe("metric_learning.linear_probe", Z, y, C, Zq, 0, timeout=ctx.timeout(60),
+        out = s.probe("metric_learning.linear_probe", watched["Z"], watched["y"], C, Zq, 0, timeout=ctx.timeout(60),
                       what="fit_linear_probe()")
+    written = _written(watched)
     if not out["module"]:
         raise CheckFailed(f"{what} must return the trained nn.Linear, got {compare.describe(out['returned'])}.")
-    if not out["inputs_kept"]:
-        raise CheckFailed(f"{what} modified the embeddings Z in place.")
+    if written:
+        inputs = " and ".join({"Z": "the embeddings Z", "y": "the labels y"}[k] for k in written)
+        raise CheckFailed(f"{what} modified {inputs} in place. Treat Z and y as fixed inputs: compute on new "
+                          "tensors (Z - m, not Z -= m; note that Z.detach() shares Z's memory).")
     state = out["state"]
     weights = [v for v in state.values() if isinstance(v, torch.Tensor) and v.dim() == 2]
     if not weights or tuple(weights[0].shape) != (C, d):

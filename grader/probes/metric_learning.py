@@ -2,6 +2,9 @@
 
 They hold no expected values and no thresholds. Modules never cross the boundary: the
 probes send back state dicts, embeddings, indices and numbers, which the parent checks.
+Whether the student's code wrote into its inputs is not a probe's business: the parent passes
+those inputs as ``wire.Watched`` shared memory and reads any change there itself. So probes
+never write into the tensors they are given (they only read them and hand them on).
 """
 from __future__ import annotations
 
@@ -20,7 +23,8 @@ def _gen(seed: int, device: str = "cpu") -> torch.Generator:
 @probe
 def batches(module: Any, X: torch.Tensor, y: torch.Tensor, batch_size: int, draws: int, seed: int) -> dict:
     """``draws`` batches from one generator seeded with ``seed``; a repeat of the first two with a
-    fresh generator of the same seed, and one with ``seed + 1``. Row ids are ``X[:, 0, 0, 0]``."""
+    fresh generator of the same seed, and one with ``seed + 1``. Row ids are ``X[:, 0, 0, 0]``.
+    X and y are the parent's watched tensors: every call gets them as they are (never a copy)."""
 
     def run(s: int, n: int) -> tuple:
         gen = _gen(s)
@@ -35,12 +39,10 @@ def batches(module: Any, X: torch.Tensor, y: torch.Tensor, batch_size: int, draw
             labels.append(yb.reshape(-1))
         return first, torch.cat(ids), torch.cat(labels)
 
-    X_before, y_before = X.clone(), y.clone()
     first, ids, labels = run(seed, draws)
     _, again, _ = run(seed, 2)
     _, other, _ = run(seed + 1, 2)
-    return {"first": first, "ids": ids, "labels": labels, "again": again, "other": other,
-            "inputs_kept": bool(torch.equal(X, X_before) and torch.equal(y, y_before))}
+    return {"first": first, "ids": ids, "labels": labels, "again": again, "other": other}
 
 
 @probe
@@ -57,10 +59,8 @@ def one_triplet_sample(module: Any, labels: torch.Tensor, seed: int) -> Any:
 
 @probe
 def triplets(module: Any, labels: torch.Tensor, seeds: list) -> dict:
-    """``sample_triplets(labels, Generator(seed))`` once per seed; whether labels stayed intact."""
-    before = labels.clone()
-    outs = [module.sample_triplets(labels, _gen(s)) for s in seeds]
-    return {"outs": outs, "labels_kept": bool(torch.equal(labels, before))}
+    """``sample_triplets(labels, Generator(seed))`` once per seed, on the same (watched) labels."""
+    return {"outs": [module.sample_triplets(labels, _gen(s)) for s in seeds]}
 
 
 @probe
@@ -99,9 +99,9 @@ def triplet_seeding(module: Any, labels: torch.Tensor, seed: int) -> dict:
 
 @probe
 def encoder_outputs(module: Any, X: torch.Tensor, z_dims: list, seed: int) -> dict:
-    """Forward passes of fresh encoders in eval mode: ``Encoder()`` and ``Encoder(z_dim=d)``."""
+    """Forward passes of fresh encoders in eval mode: ``Encoder()`` and ``Encoder(z_dim=d)``, all on
+    the same (watched) X; ``X[:1]`` is a view of it."""
     out: dict = {}
-    X_before = X.clone()
     torch.manual_seed(seed)
     enc = module.Encoder()
     enc.eval()
@@ -114,7 +114,6 @@ def encoder_outputs(module: Any, X: torch.Tensor, z_dims: list, seed: int) -> di
         e.eval()
         with torch.no_grad():
             out[f"z{d}"] = e(X)
-    out["inputs_kept"] = bool(torch.equal(X, X_before))
     return out
 
 
@@ -197,17 +196,15 @@ def train_steps(module: Any, X: torch.Tensor, y: torch.Tensor, W0: torch.Tensor,
 @probe
 def linear_probe(module: Any, Z: torch.Tensor, y: torch.Tensor, num_classes: int, Zq: torch.Tensor,
                  seed: int) -> dict:
-    """fit_linear_probe on (Z, y); sends its state dict and its logits on the queries Zq."""
+    """fit_linear_probe on the (watched) Z and y; sends its state dict and its logits on the queries Zq."""
     torch.manual_seed(seed)
-    Z_before = Z.clone()
     clf = module.fit_linear_probe(Z, y, num_classes)
     if not isinstance(clf, nn.Module):
         return {"module": False, "returned": clf}
     with torch.no_grad():
         logits = clf(Zq)
     state = {k: v.detach().clone() for k, v in clf.state_dict().items()}
-    return {"module": True, "type": type(clf).__name__, "state": state, "logits": logits,
-            "inputs_kept": bool(torch.equal(Z, Z_before))}
+    return {"module": True, "type": type(clf).__name__, "state": state, "logits": logits}
 
 
 @torch.no_grad()
