@@ -38,8 +38,28 @@ SVM_RESET = ("                b -= learning_rate * b.grad\n            W.grad = 
              "            loss_history.append(loss.item())\n    # END SOLUTION\n    return W.detach(), b.detach(), "
              "loss_history\n\n\ndef svm_predict")
 
+LABELS_BODY = "    labels = torch.where(y == positive_class, 1.0, -1.0).to(dtype)\n"
+LABELS_IN_PLACE = ("    positive = y == positive_class\n    y[positive] = 1\n    y[~positive] = -1\n"
+                   "    labels = y.to(dtype)\n")
+NORMALIZE_OUT = "    out = tuple((X - mean) / std for X in (X_train, X_val, X_test))\n"
+NORMALIZE_IN_PLACE = ("    for X in (X_train, X_val, X_test):\n        X -= mean\n        X /= std\n"
+                      "    out = (X_train, X_val, X_test)\n")
+HINGE_MARGINS = "    margins = torch.clamp(1.0 - labels * scores, min=0)\n"
+HINGE_IN_PLACE = "    scores *= labels\n    margins = torch.clamp(1.0 - scores, min=0)\n"
+
 MUTANTS = {
     # name: (list of (old, new) mutations, checks graded, expected not passed, phrase in a failure message)
+    "labels-written-into-y": (
+        [(LABELS_BODY, LABELS_IN_PLACE)],
+        ["bs_labels_pm1", "bs_normalize_train_stats"], {"bs_labels_pm1"}, "modified y in place ("),
+    "normalize-subtracts-and-divides-in-place": (
+        [(NORMALIZE_OUT, NORMALIZE_IN_PLACE)],
+        ["bs_normalize_train_stats", "bs_labels_pm1"], {"bs_normalize_train_stats"},
+        "modified X_train, X_val and X_test in place"),
+    "hinge-multiplies-scores-in-place": (
+        [(HINGE_MARGINS, HINGE_IN_PLACE)],
+        ["public_hinge_by_hand", "bs_hinge_values", "bs_labels_pm1"], {"bs_hinge_values"},
+        "modified scores in place"),
     "labels-zero-one": (
         [("torch.where(y == positive_class, 1.0, -1.0)", "torch.where(y == positive_class, 1.0, 0.0)")],
         ["bs_labels_pm1", "bs_one_vs_all_training", "bs_binary_accuracy", "bs_hinge_values"],
@@ -124,3 +144,76 @@ def test_mutant_loses_exactly_its_checks(grade, name):
         source = mutate(source, old, new)
     g = grade({"binary_svm.py": source}, parts=[PART], checks=checks)
     assert_loses_exactly(g, checks, expected, phrase, anywhere=True)
+
+
+# ----------------------------------------------------------------------------- forged reports from the child
+
+# Appended to a submission: rewrites the grader's probes inside the student's own process so that a probe
+# reports every input as it was before the call (the snapshot the old ``call_and_inputs`` probe sent back
+# as ``inputs_after``), and wraps every other Part 4 probe the same way.
+FORGE_PROBES = """
+
+import grader.probes
+
+
+def _snapshot(value):
+    return value.clone() if isinstance(value, torch.Tensor) else value
+
+
+def _forged_call_and_inputs(module, func, *args, **kwargs):
+    before = [_snapshot(a) for a in args]
+    return {"out": getattr(module, func)(*args, **kwargs), "inputs_after": before}
+
+
+def _reporting_unchanged(probe):
+    def forged(module, *args, **kwargs):
+        reply = probe(module, *args, **kwargs)
+        if isinstance(reply, dict):
+            reply["inputs_after"] = [_snapshot(a) for a in args]
+        return reply
+    return forged
+
+
+grader.probes.load_all()
+for _name, _probe in list(grader.probes._PROBES.items()):
+    if _name.startswith("binary_svm."):
+        grader.probes._PROBES[_name] = _reporting_unchanged(_probe)
+grader.probes._PROBES["binary_svm.call_and_inputs"] = _forged_call_and_inputs
+"""
+
+
+def test_in_place_writes_are_caught_by_the_grader_even_when_the_child_forges_its_reports(grade, tmp_path):
+    import torch
+
+    from grader import wire
+    from grader.sandbox import Sandbox
+
+    source = reference_source(PART)
+    for old, new in ((LABELS_BODY, LABELS_IN_PLACE), (NORMALIZE_OUT, NORMALIZE_IN_PLACE),
+                     (HINGE_MARGINS, HINGE_IN_PLACE)):
+        source = mutate(source, old, new)
+    source += FORGE_PROBES
+
+    # The forgery is live in the child: the rewritten probe swears the inputs are unchanged, while the
+    # grader reads the shared memory and sees the write.
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "binary_svm.py").write_text(source)
+    scores = torch.tensor([2.0, 0.5, -1.0, 0.25], dtype=torch.float64)
+    labels = torch.tensor([1.0, -1.0, -1.0, 1.0], dtype=torch.float64)
+    W = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    with Sandbox(code) as sb, sb.session("binary_svm") as s:
+        reply = s.probe("binary_svm.call_and_inputs", "hinge_loss", scores, labels, W, 0.1)
+        assert all(torch.equal(a, b) for a, b in zip(reply["inputs_after"], (scores, labels, W)))
+        watched = wire.Watched(scores)
+        s.call("hinge_loss", watched, labels, W, 0.1)
+        assert watched.modified() and torch.equal(watched.current(), scores * labels)
+        watched.close()
+
+    checks = ["bs_labels_pm1", "bs_normalize_train_stats", "bs_hinge_values", "public_hinge_by_hand"]
+    lost = {"bs_labels_pm1", "bs_normalize_train_stats", "bs_hinge_values"}
+    g = grade({"binary_svm.py": source}, parts=[PART], checks=checks)
+    assert_loses_exactly(g, checks, lost, "in place")
+    assert "modified y in place" in g.output("bs_labels_pm1")
+    assert "modified X_train, X_val and X_test in place" in g.output("bs_normalize_train_stats")
+    assert "modified scores in place" in g.output("bs_hinge_values")

@@ -61,7 +61,8 @@ MUTANTS = {
         ACTS, {"nn_tanh_vs_torch", "nn_activations_extreme_inputs", "nn_activations_static"}, "tanh(x / 2)"),
     "relu-in-place": (
         [(RELU_BODY, "    x[x < 0] = 0\n    out = x\n")],
-        ACTS, {"nn_relu_vs_torch", "nn_activations_extreme_inputs", "nn_activations_static"}, "in place"),
+        ACTS, {"nn_relu_vs_torch", "nn_activations_extreme_inputs", "nn_activations_static"},
+        "modified its input x in place ("),
     "relu-min-instead-of-max": (
         [(RELU_BODY, "    out = torch.clamp(x, max=0)\n")],
         ["nn_relu_vs_torch", "nn_mlp_model", "nn_linear_softmax_model"], {"nn_relu_vs_torch", "nn_mlp_model"},

@@ -14,10 +14,10 @@ import math
 import torch
 from gradescope_utils.autograder_utils.decorators import number, weight
 
-from grader import compare, static
+from grader import compare, static, wire
 from grader.errors import CheckFailed
 from grader.registry import check
-from grader.public_checks.binary_svm import PART, call_reply
+from grader.public_checks.binary_svm import PART
 
 __all__ = ["PART"]
 
@@ -43,6 +43,37 @@ FORBIDDEN = ("torch.nn", "torch.softmax", "torch.log_softmax", "torch.logsumexp"
 STATIC_FUNCTIONS = ("hinge_loss", "softmax_cross_entropy", "train_binary_svm", "train_softmax_regression")
 
 
+# ----------------------------------------------------------------------------- inputs modified in place
+
+
+def _call_watching(s, ctx, func: str, inputs: dict[str, torch.Tensor], *more) -> tuple[object, dict[str, str]]:
+    """``func(*inputs.values(), *more)`` in the sandbox, with the tensors of ``inputs`` in memory shared with
+    the grader. Returns the output and, for each input the student's code wrote into (read here, in the
+    parent, from that memory, whatever the child says), how many of its values changed."""
+    watched = {name: wire.Watched(t) for name, t in inputs.items()}
+    try:
+        out = s.call(func, *watched.values(), *more, timeout=ctx.timeout(30))
+        written = {name: _changed(inputs[name], w.current()) for name, w in watched.items() if w.modified()}
+    finally:
+        for w in watched.values():
+            w.close()
+    return out, written
+
+
+def _changed(before: torch.Tensor, after: torch.Tensor) -> str:
+    n = int(((after != before) & ~(after.isnan() & before.isnan())).sum())
+    return f"{n} of {before.numel()} values changed" if n else "the values compare equal but their bits changed"
+
+
+def _in_place(written: dict[str, str]) -> str:
+    """'X in place (how)' or 'X, Y and Z in place (X: how; Y: how; Z: how)'."""
+    names = list(written)
+    if len(names) == 1:
+        return f"{names[0]} in place ({written[names[0]]})"
+    listing = ", ".join(names[:-1]) + " and " + names[-1]
+    return f"{listing} in place (" + "; ".join(f"{k}: {v}" for k, v in written.items()) + ")"
+
+
 # ----------------------------------------------------------------------------- labels and normalisation
 
 
@@ -54,19 +85,19 @@ def bs_labels_pm1(ctx):
     y = torch.randint(0, 10, (50,), generator=gen)
     c = int(y[7])
     with ctx.student() as s:
-        reply = call_reply(s, "to_pm1_labels", y, c, timeout=ctx.timeout(30))
+        out, written = _call_watching(s, ctx, "to_pm1_labels", {"y": y}, c)
     what = f"to_pm1_labels(y, positive_class={c})"
     expected = torch.where(y == c, 1.0, -1.0)
-    out = reply["out"]
     if isinstance(out, torch.Tensor) and out.shape == y.shape and set(out.double().unique().tolist()) <= {0.0, 1.0}:
         raise CheckFailed(f"{what} returns labels in {{0, 1}}. The hinge loss max(0, 1 - y * s) needs y = -1 for the "
                           "negative class: with y = 0 a negative example always costs 1 and gives no gradient, so "
                           "the SVM never learns to push negatives down.")
     compare.tensor(out, expected, what=what, name="the labels", rtol=0, atol=0,
                    hint="+1.0 where y == positive_class, -1.0 elsewhere, as float32.")
-    after = reply["inputs_after"][0]
-    if not isinstance(after, torch.Tensor) or not torch.equal(after, y):
-        raise CheckFailed(f"{what} modified y in place.")
+    if written:
+        raise CheckFailed(f"{what} modified {_in_place(written)}. Build the labels in a new tensor, e.g. "
+                          "torch.where(y == positive_class, 1.0, -1.0): the caller still needs y (train_one_vs_all "
+                          "makes the labels of every class from the same y).")
 
 
 def _standardise(X: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
@@ -82,12 +113,12 @@ def bs_normalize_train_stats(ctx):
     X_val = torch.randn(25, 6, generator=gen, dtype=torch.float64) * 0.5 - 1
     X_test = torch.randn(30, 6, generator=gen, dtype=torch.float64) * 2 + 5
     with ctx.student() as s:
-        reply = call_reply(s, "normalize", X_train, X_val, X_test, timeout=ctx.timeout(30))
+        out, written = _call_watching(s, ctx, "normalize", {"X_train": X_train, "X_val": X_val, "X_test": X_test})
     what = "normalize(X_train, X_val, X_test)"
-    out = compare.unpack(reply["out"], 3, what, ("X_train_n", "X_val_n", "X_test_n"))
-    for name, before, after in zip(("X_train", "X_val", "X_test"), (X_train, X_val, X_test), reply["inputs_after"]):
-        if not isinstance(after, torch.Tensor) or not torch.equal(after, before):
-            raise CheckFailed(f"{what} modified {name} in place; return new tensors.")
+    if written:
+        raise CheckFailed(f"{what} modified {_in_place(written)}; return new tensors: (X - mean) / std, not "
+                          "X -= mean or X.sub_(mean).")
+    out = compare.unpack(out, 3, what, ("X_train_n", "X_val_n", "X_test_n"))
     candidates = [(X_train.mean(0), X_train.std(0)), (X_train.mean(0), X_train.std(0, correction=0))]
     everything = torch.cat([X_train, X_val, X_test])
     for i, (name, X) in enumerate((("X_train", X_train), ("X_val", X_val), ("X_test", X_test))):
@@ -159,12 +190,12 @@ def bs_hinge_values(ctx):
         for N, D, lam, dtype in ((37, 11, 0.0, torch.float64), (64, 20, 0.05, torch.float64),
                                  (16, 5, 0.3, torch.float32)):
             scores, labels, W = _hinge_inputs(gen, N, D, dtype)
-            reply = call_reply(s, "hinge_loss", scores, labels, W, lam, timeout=ctx.timeout(30))
+            out, written = _call_watching(s, ctx, "hinge_loss", {"scores": scores, "labels": labels, "W": W}, lam)
             what = f"hinge_loss(scores, labels, W, lam={lam}) with N={N}, D={D}, {str(dtype).removeprefix('torch.')}"
-            for name, before, after in zip(("scores", "labels", "W"), (scores, labels, W), reply["inputs_after"]):
-                if not isinstance(after, torch.Tensor) or not torch.equal(after, before):
-                    raise CheckFailed(f"{what} modified {name} in place.")
-            out = reply["out"]
+            if written:
+                raise CheckFailed(f"{what} modified {_in_place(written)}. Compute the loss in new tensors "
+                                  "(labels * scores, not scores *= labels): the caller still needs its inputs as "
+                                  "they were, W above all (the model's weights).")
             if not isinstance(out, torch.Tensor):
                 raise CheckFailed(f"{what} must return a 0-dimensional tensor (autograd needs it), got "
                                   f"{compare.describe(out)}. Do not call .item() inside the loss.")

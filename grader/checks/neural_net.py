@@ -14,10 +14,10 @@ import math
 import torch
 from gradescope_utils.autograder_utils.decorators import number, weight
 
-from grader import compare, static
+from grader import compare, static, wire
 from grader.errors import CheckFailed
 from grader.registry import check
-from grader.public_checks.neural_net import (PART, activation_reply, check_logits, count_of, model_reply)
+from grader.public_checks.neural_net import PART, activation_reply, check_logits, count_of, model_reply
 
 __all__ = ["PART"]
 
@@ -74,6 +74,24 @@ def _diagnose(name: str, out, x: torch.Tensor) -> str:
     return ""
 
 
+def _watched_activation(s, ctx, name: str, x: torch.Tensor, upstream: torch.Tensor, where: str) -> dict:
+    """The activation probe's reply, with x in memory shared with the grader: whether the student's
+    function wrote into x is read here, in the parent, from that memory (whatever the child says)."""
+    watched = wire.Watched(x)
+    try:
+        reply = activation_reply(s, name, watched, upstream, timeout=ctx.timeout(30))
+        if watched.modified():
+            after = watched.current()
+            changed = int(((after != x) & ~(after.isnan() & x.isnan())).sum())
+            count = f" ({changed} of {x.numel()} values changed)" if changed else ""
+            raise CheckFailed(f"{where} modified its input x in place{count}. Return a new tensor (e.g. "
+                              "torch.clamp(x, min=0) rather than x[x < 0] = 0 or x.clamp_(...)): the caller "
+                              "still needs x as it was.")
+    finally:
+        watched.close()
+    return reply
+
+
 def _activation_matches(ctx, name: str) -> None:
     torch_fn = TORCH_ACTIVATION[name]
     gen = ctx.generator(name)
@@ -82,12 +100,8 @@ def _activation_matches(ctx, name: str) -> None:
         for dtype, shape, scale in cases:
             x = (torch.randn(shape, generator=gen, dtype=torch.float64) * scale).to(dtype)
             upstream = torch.randn(shape, generator=gen, dtype=torch.float64).to(dtype)
-            reply = activation_reply(s, name, x, upstream, timeout=ctx.timeout(30))
             where = f"{name}(x) with x of shape {tuple(shape)}, dtype {str(dtype).removeprefix('torch.')}"
-            after = reply.get("x_after")
-            if not isinstance(after, torch.Tensor) or after.shape != x.shape or not torch.equal(after, x):
-                raise CheckFailed(f"{where} modified its input x in place. Return a new tensor (e.g. "
-                                  "torch.clamp(x, min=0) rather than x[x < 0] = 0 or x.clamp_(...)).")
+            reply = _watched_activation(s, ctx, name, x, upstream, where)
             rtol, atol = TOLERANCE[dtype]
             expected = torch_fn(x)
             compare.tensor(reply["out"], expected, what=where, name="the output", rtol=rtol, atol=atol,
@@ -135,8 +149,8 @@ def nn_activations_extreme_inputs(ctx):
         for name in ("sigmoid", "tanh", "relu"):
             for dtype in (torch.float32, torch.float64):
                 x = torch.tensor(points, dtype=dtype)
-                reply = activation_reply(s, name, x, torch.ones_like(x), timeout=ctx.timeout(30))
                 where = f"{name}(x) at x = {points} ({str(dtype).removeprefix('torch.')})"
+                reply = _watched_activation(s, ctx, name, x, torch.ones_like(x), where)
                 out = reply["out"]
                 if isinstance(out, torch.Tensor) and out.shape == x.shape and not torch.isfinite(out).all():
                     i = int((~torch.isfinite(out)).nonzero()[0])

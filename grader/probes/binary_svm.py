@@ -1,5 +1,8 @@
 """Probes for Part 4 (binary SVM, one-vs-all, softmax regression on CIFAR-10); they run inside the
-sandbox with the student's module. What they return is untrusted data the parent re-checks."""
+sandbox with the student's module. What they return is untrusted data the parent re-checks.
+
+Whether a function modifies its inputs in place is not reported from here: the parent calls it
+directly with its inputs as ``wire.Watched`` shared memory and reads any change there itself."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,13 +10,6 @@ from typing import Any
 import torch
 
 from grader.probes import probe
-
-
-@probe
-def call_and_inputs(module: Any, func: str, *args: Any, **kwargs: Any) -> dict:
-    """Call ``module.<func>``; send back its output and the positional inputs as they are afterwards."""
-    out = getattr(module, func)(*args, **kwargs)
-    return {"out": out, "inputs_after": list(args)}
 
 
 @probe

@@ -25,11 +25,17 @@ def _as_pixels(images: torch.Tensor) -> torch.Tensor:
 
 @probe
 def activation(module: Any, name: str, x: torch.Tensor, upstream: torch.Tensor) -> dict:
-    """Value of ``module.<name>(x)`` (with the input as it is afterwards) and its autograd gradient."""
+    """Value of ``module.<name>(x)`` and its autograd gradient.
+
+    x may be the grader's shared memory (``wire.Watched``): the parent reads for itself whether the
+    student's function wrote into it, so nothing about x is reported from here. The probe never
+    writes into x; the gradient is taken on a copy made before the call, so it sees the values the
+    grader sent even when the student's function changed x.
+    """
     fn = getattr(module, name)
-    out = fn(x)
-    reply: dict = {"out": out, "x_after": x}
     leaf = x.detach().clone().requires_grad_(True)
+    out = fn(x)
+    reply: dict = {"out": out}
     try:
         y = fn(leaf)
         if isinstance(y, torch.Tensor) and y.requires_grad and y.shape == upstream.shape:

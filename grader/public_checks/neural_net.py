@@ -11,7 +11,7 @@ import math
 import torch
 from gradescope_utils.autograder_utils.decorators import number, weight
 
-from grader import compare
+from grader import compare, wire
 from grader.errors import CheckFailed
 from grader.registry import Part, check
 
@@ -30,7 +30,10 @@ PARAMETER_COUNTS = {"LinearSoftmax": 7850, "MLP": 26506}
 # ----------------------------------------------------------------------------- shared helpers
 
 
-def activation_reply(student, name: str, x: torch.Tensor, upstream: torch.Tensor, *, timeout: float) -> dict:
+def activation_reply(student, name: str, x: torch.Tensor | wire.Watched, upstream: torch.Tensor, *,
+                     timeout: float) -> dict:
+    """The ``neural_net.activation`` probe's reply: the output and the autograd gradient. Pass x as a
+    ``wire.Watched`` to see afterwards, in the grader, whether the student's function wrote into it."""
     reply = student.probe("neural_net.activation", name, x, upstream, timeout=timeout, what=f"{name}(x)")
     if not isinstance(reply, dict) or "out" not in reply:
         raise CheckFailed(f"{name}(x) could not be called.")
