@@ -298,6 +298,7 @@ class StudentSession:
         self._worker_pid: int | None = None  # the process that runs the student's code
         self.isolated = False  # True once the child runs in its own PID and network namespaces
         self.private_tmp = False  # True when /tmp and the work folder are a private, bounded tmpfs
+        self.syscall_filter = False  # True when the worker runs under the seccomp filter (as it reports)
         self._extra_processes = 0
         self._conn: socket.socket | None = None
         self._status_r: int | None = None
@@ -361,6 +362,7 @@ class StudentSession:
             raise StudentImportError(f"Importing {self.module}.py {exc}", output=self.output) from None
         if not reply.get("ok"):
             raise StudentImportError(self._import_message(reply), output=self.output)
+        self.syscall_filter = reply.get("filtered") is True
 
     def _import_message(self, reply: dict) -> str:
         kind, etype, msg, tb = reply.get("kind"), reply.get("type"), reply.get("message"), reply.get("traceback", "")

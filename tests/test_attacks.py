@@ -312,6 +312,13 @@ def test_code_hidden_from_the_static_checks_is_named(box):
                    "softmax_vectorized_static": ["getattr with a name computed at run time"]})
 
 
+@pytest.mark.skipif(not (ROOT_USER and os.uname().machine == "x86_64"), reason="the filter is built for x86_64")
+def test_kernel_attack_surface_is_refused(box):
+    g = grade_attack(box, attack("kernel-attack-surface"), [S, P])
+    expect(g, passed=(S, P))
+    assert "GRANTED" not in g.output(S)
+
+
 def test_shadow_modules_are_never_imported(box):
     marker = box / "shadow"
     os.chmod(box, NOBODY_WRITABLE)

@@ -97,3 +97,12 @@ def test_asking_for_a_gpu_that_is_not_there_is_a_clear_set_up_error(tmp_path):
 
     doc = json.loads(results.read_text())
     assert doc["score"] == 0 and "no CUDA GPU" in json.dumps(doc)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run on a GPU machine to verify the floors)")
+def test_reference_meets_the_gpu_floor_on_a_real_gpu(grade):
+    g = grade({"linear_classifier.py": reference_source()}, parts=["linear_classifier"], checks=SPEED)
+    assert_full_marks(g)
+    for check_id in SPEED:
+        out = g.output(check_id)
+        assert "Measured on the GPU (cuda" in out and "could not be used" not in out, out

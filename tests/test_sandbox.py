@@ -714,3 +714,67 @@ def test_grader_functions_called_by_student_code_run_in_the_parent(sandbox):
         assert calls == [5] and pred.tolist() == [0, 0, 0, 0]
         assert isinstance(model, wire.Opaque) and model.type_name == "grader.RecordingClassifier"
         assert s.call("train", wire.Callback(loss_func), W0, 0) [1] == []  # the session still serves calls
+
+
+KERNEL_PROBE = """
+    import ctypes, os, subprocess, sys, threading
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+
+    def sc(nr, *args):
+        r = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) for a in args])
+        return "ok" if r >= 0 else os.strerror(ctypes.get_errno())
+
+    def refused():
+        ring = ctypes.create_string_buffer(120)
+        return {"unshare(CLONE_NEWUSER)": sc(272, 0x10000000),
+                "clone(CLONE_NEWUSER)": sc(56, 0x10000000 | 17, 0, 0, 0, 0),
+                "clone3": sc(435, 0, 0),
+                "io_uring_setup": sc(425, 4, ctypes.addressof(ring)),
+                "userfaultfd": sc(323, 1),
+                "ptrace(PTRACE_TRACEME)": sc(101, 0, 0, 0, 0),
+                "keyctl": sc(250, 0, -3, 0),
+                "setns": sc(308, 0, 0)}
+
+    def still_works():
+        out = []
+        t = threading.Thread(target=lambda: out.append("thread"))
+        t.start()
+        t.join()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(7)
+        out.append(os.WEXITSTATUS(os.waitpid(pid, 0)[1]))
+        out.append(subprocess.run([sys.executable, "-c", "print(6 * 7)"], capture_output=True, text=True).stdout.strip())
+        import torch
+        out.append(float(torch.ones(300, 300).mm(torch.ones(300, 300)).sum()))
+        return out
+"""
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the system call filter is built for x86_64")
+def test_kernel_interfaces_no_assignment_needs_are_refused(sandbox):
+    with sandbox(KERNEL_PROBE, limits=SHARED_TMP).session("m") as s:
+        assert s.syscall_filter
+        with open(f"/proc/{s._worker_pid}/status") as f:  # read by the parent, from the kernel
+            assert "Seccomp:\t2" in f.read()
+        out = s.call("refused")
+        assert out.pop("clone3") == os.strerror(38)  # ENOSYS: the C library falls back to clone()
+        assert set(out.values()) == {os.strerror(1)}, out  # EPERM for every one
+        assert s.call("still_works") == ["thread", 7, "42", 300.0 * 300 * 300]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_session_starts_cuda_under_its_limits(sandbox):
+    sb = sandbox("""
+        import torch
+
+        def where(x):
+            return [str(x.device), float((x * 2).sum().cpu())]
+    """, limits=dataclasses.replace(GPU_MODE, cuda_host_mb=Limits().cuda_host_mb))
+    with sb.session("m") as s:
+        placed = s.stage("x", torch.ones(1000), device="cuda")
+        assert placed.startswith("cuda:")
+        assert s.call("where", staged="x") == [placed, 2000.0]
+        assert s.timed_call("where", staged="x", clock="wall", repeat=10) > 0
