@@ -23,7 +23,7 @@ def hidden_paths() -> list[Path]:
 
 
 def _data_lines(parts: list, data_root: Path | None) -> list[str]:
-    lines = []
+    lines: list[str] = []
     needed = sorted({d for p in parts for d in p.datasets})
     if not needed:
         return lines

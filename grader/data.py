@@ -244,9 +244,9 @@ def locate(dataset: str, explicit: str | os.PathLike[str] | None = None, *,
     what = f"{name} ({profile} profile)" if profile else name
     lines = [f"{what} was not found. Searched, in order:"]
     for root in candidates:
-        loc = next((x for x in found if x.root == root), None)
+        held = next((x for x in found if x.root == root), None)
         state = "does not exist" if not root.exists() else (
-            f"holds only the {loc.profile} profile" if loc else "holds no " + _layout_hint(dataset))
+            f"holds only the {held.profile} profile" if held else "holds no " + _layout_hint(dataset))
         lines.append(f"  - {root} ({state})")
     lines.append(
         "To get the data: run `python -m grader download-data` on a machine with a network "
@@ -259,6 +259,8 @@ def locate(dataset: str, explicit: str | os.PathLike[str] | None = None, *,
 def describe(location: DataLocation | RawSplits) -> str:
     """One line for results.json, e.g.
     ``"Data: CIFAR-10, offline sample (4,000 train / 1,000 test images) at /path"``."""
+    n_train: int | None
+    n_test: int | None
     if isinstance(location, RawSplits):
         n_train, n_test = len(location.train_labels), len(location.test_labels)
     else:

@@ -14,7 +14,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
@@ -44,7 +44,7 @@ def train_linear_models(dest: Path, data_root: Path | None = None, *, num_iters:
     for kind, cls, grid in (("svm", ref.LinearSVM, ref.svm_get_search_params),
                             ("softmax", ref.Softmax, ref.softmax_get_search_params)):
         lrs, regs = grid()
-        best = (-1.0, None)
+        best: tuple[float, Any] = (-1.0, None)  # (validation accuracy, model)
         for lr in lrs:
             for reg in regs:
                 torch.manual_seed(0)

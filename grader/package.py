@@ -193,13 +193,13 @@ def _distribution_version(name: str) -> str | None:
 
 def _project_dependencies(root: Path) -> list[str]:
     text = (root / "pyproject.toml").read_text(encoding="utf-8")
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
 
         return list(tomllib.loads(text)["project"]["dependencies"])
-    except ModuleNotFoundError:  # Python 3.10: the list is simple enough to read by hand
-        match = re.search(r"^dependencies\s*=\s*\[(.*?)\]", text, re.S | re.M)
-        return re.findall(r"\"([^\"]+)\"", match.group(1)) if match else []
+    # Python 3.10: the list is simple enough to read by hand
+    match = re.search(r"^dependencies\s*=\s*\[(.*?)\]", text, re.S | re.M)
+    return re.findall(r"\"([^\"]+)\"", match.group(1)) if match else []
 
 
 def _requirement_name(spec: str) -> str:
@@ -218,8 +218,9 @@ def requirements_text(root: Path = ROOT) -> str:
     try:
         from packaging.markers import UndefinedEnvironmentName
         from packaging.requirements import InvalidRequirement, Requirement
+        have_packaging = True
     except ModuleNotFoundError:  # pragma: no cover - packaging comes with pip/setuptools envs
-        Requirement = None  # type: ignore[assignment]
+        have_packaging = False
 
     torch_like = {"torch", "torchvision"}
     pins: dict[str, str] = {}
@@ -241,7 +242,7 @@ def requirements_text(root: Path = ROOT) -> str:
         if key not in torch_like:  # pinned above, without the local "+cu..." label
             pins[key] = f"{dist.metadata['Name']}=={version}"
         for spec in dist.requires or []:
-            if Requirement is None:
+            if not have_packaging:
                 if ";" not in spec:
                     queue.append(_requirement_name(spec))
                 continue

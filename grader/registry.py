@@ -79,12 +79,13 @@ CHECKS: dict[str, list[Check]] = {}
 
 def wrapper_layers(fn: Callable[..., Any]) -> list[Callable[..., Any]]:
     """The function and every function it wraps (via ``__wrapped__``), outermost first."""
-    layers = []
-    seen = set()
-    while fn is not None and id(fn) not in seen:
-        seen.add(id(fn))
-        layers.append(fn)
-        fn = getattr(fn, "__wrapped__", None)
+    layers: list[Callable[..., Any]] = []
+    seen: set[int] = set()
+    layer: Callable[..., Any] | None = fn
+    while layer is not None and id(layer) not in seen:
+        seen.add(id(layer))
+        layers.append(layer)
+        layer = getattr(layer, "__wrapped__", None)
     return layers
 
 
@@ -128,7 +129,7 @@ def check(title: str, *, depends: tuple[str, ...] | list[str] = (), timeout: flo
         if any(other.id == c.id for other in checks):
             raise ValueError(f"duplicate check id {c.id} in part {part.name}")
         checks.append(c)
-        fn.__check__ = c
+        setattr(fn, "__check__", c)  # a plain callable declares no such attribute
         return fn
 
     return register

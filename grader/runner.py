@@ -20,7 +20,7 @@ import traceback
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -333,7 +333,7 @@ def _skip(check: Check, message: str) -> CheckResult:
 
 
 def run(checks: list[Check], files: dict[str, PartFiles], options: GradingOptions,
-        hidden_paths: list[Path] = (), zygote: Zygote | None = None) -> RunResult:
+        hidden_paths: Sequence[Path] = (), zygote: Zygote | None = None) -> RunResult:
     """Run ``checks`` against the collected files; every check yields exactly one result."""
     started = time.monotonic()
     run_deadline = started + options.budget

@@ -29,7 +29,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from grader import wire
 from grader.sandbox_child import GPU_ENVIRONMENT
@@ -109,7 +109,7 @@ def check_unprivileged_interpreter() -> None:
 
 def protect(paths: list[Path]) -> list[Path]:
     """As root, make secret paths unreadable by other users; returns the paths changed."""
-    changed = []
+    changed: list[Path] = []
     if os.geteuid() != 0:
         return changed
     for path in paths:
@@ -137,7 +137,7 @@ class Zygote:
     otherwise a fresh interpreter is started for it.
     """
 
-    def __init__(self, *, mode: str = "auto", hidden_paths: list[Path] = ()) -> None:
+    def __init__(self, *, mode: str = "auto", hidden_paths: Sequence[Path] = ()) -> None:
         self.mode = mode
         self.hidden_paths = [Path(p) for p in hidden_paths]
         self.pid: int | None = None
@@ -220,7 +220,7 @@ class Zygote:
 class Sandbox:
     """A read-only copy of the student's code plus the zygote that serves sessions on it."""
 
-    def __init__(self, code_dir: Path, *, limits: Limits | None = None, hidden_paths: list[Path] = (),
+    def __init__(self, code_dir: Path, *, limits: Limits | None = None, hidden_paths: Sequence[Path] = (),
                  zygote: Zygote | None = None, mode: str = "auto") -> None:
         self.limits = limits or Limits()
         self.hidden_paths = [Path(p) for p in hidden_paths]
@@ -315,7 +315,7 @@ class StudentSession:
     def _start(self) -> None:
         sb = self.sandbox
         self._workdir = Path(tempfile.mkdtemp(prefix="work-", dir=sb._scratch))
-        if sb._uid is not None:
+        if sb._uid is not None and sb._gid is not None:  # both set together, from the same passwd entry
             os.chown(self._workdir, sb._uid, sb._gid)
         parent_call, child_call = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         out_r, out_w = os.pipe()
@@ -495,7 +495,7 @@ class StudentSession:
             return "stopped unexpectedly."
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
-            names = {
+            names: dict[int, str] = {
                 signal.SIGSEGV: "crashed with a segmentation fault (invalid memory access, e.g. through ctypes).",
                 signal.SIGABRT: "aborted (os.abort() or a failed low-level assertion).",
                 signal.SIGXCPU: f"used more than {self.limits.cpu_seconds} s of CPU time and was stopped.",
@@ -549,7 +549,8 @@ class StudentSession:
     def _serve_callback(self, request: dict, callbacks: list[Any]) -> None:
         """Run the grader's function that student code called through a ``wire.Callback``."""
         index, args, kwargs = request.get("index"), request.get("args"), request.get("kwargs")
-        if type(index) is not int or not 0 <= index < len(callbacks) or type(args) not in (list, tuple) \
+        if type(index) is not int or not 0 <= index < len(callbacks) \
+                or (type(args) is not list and type(args) is not tuple) \
                 or type(kwargs) is not dict or not all(type(k) is str for k in kwargs):
             answer = {"ok": False, "type": "RuntimeError", "message": "malformed call of a grader function"}
         else:
@@ -563,8 +564,8 @@ class StudentSession:
         except OSError:
             pass  # the child is gone: the next read says how
 
-    def _request(self, msg: dict, timeout: float, what: str, fds: list[int] = (),
-                 callbacks: list[Any] = ()) -> dict:
+    def _request(self, msg: dict, timeout: float, what: str, fds: Sequence[int] = (),
+                 callbacks: Sequence[Any] = ()) -> dict:
         if self._dead_reason is not None or self._conn is None:
             raise StudentCrash(f"{what} was not run: the process running your code {self._dead_reason}",
                                output=self.output)

@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any
+from typing import Any, Callable
 
 CLONE_NEWNET = 0x40000000
 CLONE_NEWPID = 0x20000000
@@ -463,7 +463,8 @@ def _child(request: dict, call_fd: int, out_fd: int, isolate: bool) -> None:
     sys.stdin = open(0, "r", closefd=False)
     sys.stdout = open(1, "w", buffering=1, errors="replace", closefd=False)
     sys.stderr = open(2, "w", buffering=1, errors="replace", closefd=False)
-    sys.__stdout__, sys.__stderr__ = sys.stdout, sys.stderr
+    # typeshed marks these Final, but rebinding them is what makes them name the new streams
+    sys.__stdout__, sys.__stderr__ = sys.stdout, sys.stderr  # type: ignore[misc]
     try:
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write("1000")
@@ -493,6 +494,7 @@ def _child(request: dict, call_fd: int, out_fd: int, isolate: bool) -> None:
         except OSError:
             pass
     if uid is not None and os.geteuid() == 0:
+        assert gid is not None  # the grader sends uid and gid together, from one passwd entry
         os.setgroups([])
         os.setgid(int(gid))
         os.setuid(int(uid))
@@ -729,16 +731,18 @@ def _serve(conn: socket.socket, request: dict) -> None:
                 with lock:
                     _send(conn, {"ok": True, "value": str(device)})
                 continue
+            fn: Callable[..., Any]
             if op == "call":
-                target = module
+                target: Any = module
                 for part in str(msg["func"]).split("."):
                     target = getattr(target, part)
                 fn = target
             elif op == "probe":
                 probe = grader.probes.get(str(msg["probe"]))
 
-                def fn(*a: Any, **k: Any) -> Any:
+                def run_probe(*a: Any, **k: Any) -> Any:
                     return probe(module, *a, **k)
+                fn = run_probe
             else:
                 raise ValueError(f"unknown operation {op!r}")
             repeat = int(msg.get("repeat", 1))

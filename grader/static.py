@@ -15,9 +15,10 @@ class Finding:
         return f"{self.what} (line {self.line}, in {self.function})"
 
 
-_LOOPS = {ast.For: "a for loop", ast.AsyncFor: "a for loop", ast.While: "a while loop",
-          ast.ListComp: "a list comprehension", ast.SetComp: "a set comprehension",
-          ast.DictComp: "a dict comprehension", ast.GeneratorExp: "a generator expression"}
+_LOOPS: dict[type[ast.stmt] | type[ast.expr], str] = {
+    ast.For: "a for loop", ast.AsyncFor: "a for loop", ast.While: "a while loop",
+    ast.ListComp: "a list comprehension", ast.SetComp: "a set comprehension",
+    ast.DictComp: "a dict comprehension", ast.GeneratorExp: "a generator expression"}
 
 
 # Names that run or reach code the source does not show: text executed at run time, modules
@@ -70,7 +71,7 @@ class Module:
             self.tree: ast.Module | None = ast.parse(source)
         except SyntaxError:
             self.tree = None
-        self.functions: dict[str, ast.FunctionDef] = {}
+        self.functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
         self.aliases: dict[str, str] = {}
         if self.tree is None:
             return
@@ -125,7 +126,8 @@ class Module:
         out = []
         for fn in self.reachable(name):
             for node in ast.walk(self.functions[fn]):
-                if isinstance(node, (ast.Attribute, ast.Name)) or _constant_getattr(node):
+                if isinstance(node, (ast.Attribute, ast.Name)) or (isinstance(node, ast.Call)
+                                                                   and _constant_getattr(node)):
                     dotted = _dotted(node)
                     if not dotted:
                         continue

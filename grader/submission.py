@@ -108,7 +108,7 @@ class _Finder:
 
 def _is_duplicate_name(found: str, expected: str) -> bool:
     m = _DUPLICATE.match(found)
-    return bool(m) and (m.group("stem") + m.group("ext")).lower() == expected.lower()
+    return m is not None and (m.group("stem") + m.group("ext")).lower() == expected.lower()
 
 
 def _extract_zips(root: Path, scratch: Path) -> Path | None:

@@ -18,7 +18,7 @@ import struct
 import time
 import zipfile
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
@@ -324,7 +324,7 @@ def loads(data: bytes, max_pickle: int = MAX_PICKLE) -> Any:
 MAX_FDS = 64  # file descriptors one frame may carry (Watched arguments)
 
 
-def send_frame(sock: socket.socket, payload: bytes, fds: list[int] = ()) -> None:
+def send_frame(sock: socket.socket, payload: bytes, fds: Sequence[int] = ()) -> None:
     """One frame; ``fds`` travel with its header (SCM_RIGHTS) and arrive with it."""
     if fds:
         if len(fds) > MAX_FDS:

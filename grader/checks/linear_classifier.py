@@ -521,10 +521,10 @@ def train_update_rule(ctx):
     lr, reg, iters, batch, g = 0.01, 0.123, 7, 13, 0.5
     what = f"train_linear_classifier(loss_func, W, X, y, learning_rate={lr}, reg={reg}, num_iters={iters}, batch_size={batch})"
     with ctx.student() as s:
-        calls = []
+        calls: list[dict] = []
         out = s.call("train_linear_classifier", wire.Callback(_mock_loss(calls, g)), W0, X, y, learning_rate=lr,
                      reg=reg, num_iters=iters, batch_size=batch, verbose=False, timeout=ctx.timeout(60))
-        calls_none = []
+        calls_none: list[dict] = []
         s.call("train_linear_classifier", wire.Callback(_mock_loss(calls_none, g)), None, X, y, learning_rate=lr,
                reg=reg, num_iters=2, batch_size=batch, verbose=False, timeout=ctx.timeout(60))
     W, history = compare.unpack(out, 2, what, ("W", "loss_history"))

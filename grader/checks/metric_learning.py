@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from typing import Any, TypedDict
 
 import torch
 from gradescope_utils.autograder_utils.decorators import leaderboard, number, partial_credit, weight
@@ -42,9 +43,20 @@ from grader.registry import check
 __all__ = ["PART", "TRAINING", "KNN_FLOOR", "KNN_MARGIN", "knn_accuracy", "binomial_tail_bound"]
 
 FALSE_ALARM = 1e-6
+
+
+class TrainingSettings(TypedDict):
+    subset: int                 # training images drawn from the data
+    held_out: dict[str, int]    # held-out images per data profile
+    steps: int
+    batch_size: int
+    lr: float
+    z_dim: int
+
+
 # The grader's training protocol (the student's code, the grader's hyperparameters and seeds).
-TRAINING = {"subset": 2000, "held_out": {"sample": 1000, "full": 2000}, "steps": 400, "batch_size": 64,
-            "lr": 1e-3, "z_dim": 64}
+TRAINING: TrainingSettings = {"subset": 2000, "held_out": {"sample": 1000, "full": 2000}, "steps": 400,
+                              "batch_size": 64, "lr": 1e-3, "z_dim": 64}
 KNN_K = 10
 # k-NN accuracy of the trained encoder on held-out images must reach the floor of the data
 # profile, and beat the same encoder before training by KNN_MARGIN. Reference on the sample
@@ -459,11 +471,12 @@ def _step_expected(X: torch.Tensor, W: torch.Tensor, trip: tuple, *, margin: flo
         pos, neg = neg, pos
     loss = nn.TripletMarginLoss(margin=margin, p=p, reduction=reduction)(Z[a], Z[pos], Z[neg])
     loss.backward()
+    assert Wp.grad is not None  # set by the backward pass: the loss depends on Wp
     return float(loss.detach()), Wp.grad.detach()
 
 
 def _loss_hint(got: float, X, W, trip) -> str:
-    variants = [
+    variants: list[tuple[dict[str, Any], str]] = [
         (dict(margin=0.5), "The loss matches margin=0.5; use nn.TripletMarginLoss(margin=1.0, p=2)."),
         (dict(margin=2.0), "The loss matches margin=2.0; use nn.TripletMarginLoss(margin=1.0, p=2)."),
         (dict(margin=0.2), "The loss matches margin=0.2; use nn.TripletMarginLoss(margin=1.0, p=2)."),

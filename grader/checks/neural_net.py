@@ -170,6 +170,7 @@ def nn_activations_extreme_inputs(ctx):
                         "is not selected must stay finite too (clamp its argument, e.g. torch.clamp(x, max=0)).")
                 leaf = x.clone().requires_grad_(True)
                 TORCH_ACTIVATION[name](leaf).sum().backward()
+                assert leaf.grad is not None  # the activation's output depends on every element of leaf
                 compare.tensor(grad, leaf.grad, what=where + " (autograd gradient)", name="d output / d x",
                                rtol=1e-4, atol=1e-6)
 
@@ -259,6 +260,7 @@ def nn_linear_softmax_model(ctx):
     if len(pairs) != 1 or tuple(pairs[0][1].shape) != (10, 784) or pairs[0][2] is None:
         raise CheckFailed(f"LinearSoftmax() should hold one nn.Linear(784, 10); found {_param_listing(reply)}.")
     _, W, b = pairs[0]
+    assert b is not None  # a missing bias was refused above
     _compare_forward(reply, "LinearSoftmax", X.double() @ W.T + b, n)
     _grads_flow(reply, "LinearSoftmax")
 
@@ -300,6 +302,7 @@ def nn_mlp_model(ctx):
                           f"that order; found {_param_listing(reply)}.")
     h = X.double()
     for i, (_, W, b) in enumerate(pairs):
+        assert b is not None  # a missing bias was refused above
         h = h @ W.T + b
         if i < 2:
             h = torch.clamp(h, min=0)

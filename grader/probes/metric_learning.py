@@ -67,7 +67,9 @@ def triplets(module: Any, labels: torch.Tensor, seeds: list) -> dict:
 def triplet_draws(module: Any, labels: torch.Tensor, draws: int, seed: int) -> dict:
     """``draws`` calls of sample_triplets sharing one generator, stacked as (draws, M) each."""
     gen = _gen(seed)
-    a_s, p_s, n_s = [], [], []
+    a_s: list[torch.Tensor] = []
+    p_s: list[torch.Tensor] = []
+    n_s: list[torch.Tensor] = []
     for i in range(draws):
         out = module.sample_triplets(labels, gen)
         if not isinstance(out, (tuple, list)) or len(out) != 3 or not all(isinstance(t, torch.Tensor) for t in out):

@@ -184,6 +184,7 @@ def agreement_diagnosis(kind: str, names: tuple[str, str], losses: tuple[float, 
     if all(g is not None and g.shape == Wd.shape for g in ga_gb):
         for a, b in ((0, 1), (1, 0)):
             name, ga, gb = names[a], ga_gb[a], ga_gb[b]
+            assert ga is not None and gb is not None  # all() above
             if torch.allclose(ga, gb, rtol=1e-7, atol=1e-12):
                 break
             grad_variants = [
