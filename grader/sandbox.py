@@ -547,7 +547,12 @@ class StudentSession:
         return reply
 
     def _serve_callback(self, request: dict, callbacks: list[Any]) -> None:
-        """Run the grader's function that student code called through a ``wire.Callback``."""
+        """Run the grader's function that student code called through a ``wire.Callback``.
+
+        A TypeError or ValueError (a call the function refuses: wrong arguments, wrong types) is
+        raised in the student's code. Any other exception is the grader's own bug: the child is
+        stopped and the exception goes up to the runner, which reports a grader error.
+        """
         index, args, kwargs = request.get("index"), request.get("args"), request.get("kwargs")
         if type(index) is not int or not 0 <= index < len(callbacks) \
                 or (type(args) is not list and type(args) is not tuple) \
@@ -556,8 +561,12 @@ class StudentSession:
         else:
             try:
                 answer = {"ok": True, "value": wire.encode_args(callbacks[index](*args, **kwargs))}
-            except Exception as exc:  # noqa: BLE001 - raised in the student's code, where it belongs
+            except (TypeError, ValueError) as exc:  # raised in the student's code, where it belongs
                 answer = {"ok": False, "type": type(exc).__name__, "message": str(exc)[:2000]}
+            except Exception:
+                self._kill()
+                self._dead_reason = "was stopped after the grader failed while answering it."
+                raise
         assert self._conn is not None
         try:
             wire.send_frame(self._conn, wire.dumps(answer))

@@ -713,7 +713,15 @@ def test_grader_functions_called_by_student_code_run_in_the_parent(sandbox):
         model, pred = s.call("spy_user", spy, torch.randn(4, 2))
         assert calls == [5] and pred.tolist() == [0, 0, 0, 0]
         assert isinstance(model, wire.Opaque) and model.type_name == "grader.RecordingClassifier"
-        assert s.call("train", wire.Callback(loss_func), W0, 0) [1] == []  # the session still serves calls
+        assert s.call("train", wire.Callback(loss_func), W0, 0)[1] == []  # the session still serves calls
+
+        def grader_bug(W, total):
+            raise KeyError("a bug in the grader's own function")
+
+        with pytest.raises(KeyError):  # not the student's fault: it reaches the runner as a grader error
+            s.call("train", wire.Callback(grader_bug), W0, 1)
+        with pytest.raises(StudentCrash, match="grader failed while answering"):
+            s.call("train", wire.Callback(loss_func), W0, 1)
 
 
 KERNEL_PROBE = """
