@@ -1,5 +1,5 @@
 # Writes file after file (each under the per-file limit) into /tmp, /var/tmp, /dev/shm and
-# its work folder until something gives.
+# its work folder until something gives. @@MARKER@@ is a name prefix unique to the test run.
 import os
 
 
@@ -8,7 +8,7 @@ def svm_loss_naive(W, X, y, reg):
     n = 0
     while True:
         for folder in ("/tmp", "/var/tmp", "/dev/shm", "."):
-            with open(os.path.join(folder, f"fill-the-disk-{os.getpid()}-{n}.bin"), "wb") as f:
+            with open(os.path.join(folder, f"@@MARKER@@-{os.getpid()}-{n}.bin"), "wb") as f:
                 for _ in range(8):
                     f.write(chunk)
             n += 1
