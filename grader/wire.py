@@ -70,9 +70,7 @@ class Watched:
         self._map: mmap.mmap | None = None
         self._view: torch.Tensor | None = None
         if self.nbytes:
-            self.fd = os.memfd_create("grader-watched", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
-            os.ftruncate(self.fd, self.nbytes)
-            fcntl.fcntl(self.fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)
+            self.fd = _shared_memory_fd(self.nbytes)
             self._map = mmap.mmap(self.fd, self.nbytes, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
             self._view = torch.frombuffer(self._map, dtype=torch.uint8, count=self.nbytes)
             self._view.copy_(self.original.reshape(-1).view(torch.uint8))
@@ -145,6 +143,24 @@ class CallbackObject:
     def marker(self, callbacks: list[Any]) -> Any:
         return {"__callback_object__": self.type_name,
                 "methods": {name: Callback(fn).marker(callbacks)["__callback__"] for name, fn in self.methods.items()}}
+
+
+def _shared_memory_fd(nbytes: int) -> int:
+    """A descriptor of ``nbytes`` of memory to share with the child: a memfd whose size is sealed
+    (Linux), else an unlinked temporary file (systems without memfd, where the grader offers no
+    security boundary anyway)."""
+    if hasattr(os, "memfd_create") and hasattr(fcntl, "F_ADD_SEALS"):
+        fd = os.memfd_create("grader-watched", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+        os.ftruncate(fd, nbytes)
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)
+        return fd
+    import tempfile
+
+    with tempfile.TemporaryFile() as f:
+        fd = os.dup(f.fileno())
+    os.set_inheritable(fd, False)
+    os.ftruncate(fd, nbytes)
+    return fd
 
 
 def shared_tensor(fd: int, dtype: str, shape: list[int]) -> torch.Tensor:

@@ -786,3 +786,15 @@ def test_gpu_session_starts_cuda_under_its_limits(sandbox):
         assert placed.startswith("cuda:")
         assert s.call("where", staged="x") == [placed, 2000.0]
         assert s.timed_call("where", staged="x", clock="wall", repeat=10) > 0
+
+
+def test_watched_inputs_work_without_memfd(sandbox, monkeypatch):
+    """Systems without memfd (macOS, say) share an unlinked temporary file instead."""
+    monkeypatch.delattr(os, "memfd_create")
+    sb = sandbox("def scale(x):\n    x.mul_(3)\n\ndef pure(x):\n    return x + 1\n")
+    x = torch.arange(6.0)
+    with sb.session("m") as s:
+        w, untouched = wire.Watched(x), wire.Watched(x)
+        s.call("scale", w)
+        s.call("pure", untouched)
+        assert w.modified() and torch.equal(w.current(), x * 3) and not untouched.modified()
