@@ -25,6 +25,16 @@ def describe(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"[:200]
 
 
+def in_place(written: dict[str, str]) -> str:
+    """'X in place (how)', or 'X, Y and Z in place (X: how; Y: how; Z: how)', for a message
+    about inputs a function wrote into (see ``wire.WatchedInputs.written``)."""
+    names = list(written)
+    if len(names) == 1:
+        return f"{names[0]} in place ({written[names[0]]})"
+    listing = ", ".join(names[:-1]) + " and " + names[-1]
+    return f"{listing} in place (" + "; ".join(f"{k}: {v}" for k, v in written.items()) + ")"
+
+
 def unpack(value: Any, n: int, what: str, names: Sequence[str]) -> tuple:
     """``value`` must be a tuple/list of ``n`` items (e.g. ``(loss, dW)``)."""
     if not isinstance(value, (tuple, list)) or len(value) != n:

@@ -145,6 +145,46 @@ class CallbackObject:
                 "methods": {name: Callback(fn).marker(callbacks)["__callback__"] for name, fn in self.methods.items()}}
 
 
+class WatchedInputs:
+    """Named tensors passed as :class:`Watched` arguments; a context manager that frees them.
+
+    ``args()`` gives them in order for ``call``/``probe``; after the call, ``written()`` names
+    the inputs the student's code wrote into, read by the parent from the shared memory.
+    """
+
+    def __init__(self, **tensors: torch.Tensor) -> None:
+        self.watched = {name: Watched(t) for name, t in tensors.items()}
+
+    def __enter__(self) -> "WatchedInputs":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __getitem__(self, name: str) -> Watched:
+        return self.watched[name]
+
+    def args(self) -> tuple[Watched, ...]:
+        return tuple(self.watched.values())
+
+    def written(self) -> dict[str, str]:
+        """Each input written into, with how many of its values changed (NaN kept as NaN is unchanged)."""
+        out = {}
+        for name, w in self.watched.items():
+            if w.modified():
+                before, after = w.original, w.current()
+                same = after == before
+                if before.is_floating_point() or before.is_complex():
+                    same |= after.isnan() & before.isnan()
+                n = int((~same).sum())
+                out[name] = f"{n} of {before.numel()} values changed" if n else "values equal, bits changed"
+        return out
+
+    def close(self) -> None:
+        for w in self.watched.values():
+            w.close()
+
+
 def _shared_memory_fd(nbytes: int) -> int:
     """A descriptor of ``nbytes`` of memory to share with the child: a memfd whose size is sealed
     (Linux), else an unlinked temporary file (systems without memfd, where the grader offers no

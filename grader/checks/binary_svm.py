@@ -50,28 +50,9 @@ def _call_watching(s, ctx, func: str, inputs: dict[str, torch.Tensor], *more) ->
     """``func(*inputs.values(), *more)`` in the sandbox, with the tensors of ``inputs`` in memory shared with
     the grader. Returns the output and, for each input the student's code wrote into (read here, in the
     parent, from that memory, whatever the child says), how many of its values changed."""
-    watched = {name: wire.Watched(t) for name, t in inputs.items()}
-    try:
-        out = s.call(func, *watched.values(), *more, timeout=ctx.timeout(30))
-        written = {name: _changed(inputs[name], w.current()) for name, w in watched.items() if w.modified()}
-    finally:
-        for w in watched.values():
-            w.close()
-    return out, written
-
-
-def _changed(before: torch.Tensor, after: torch.Tensor) -> str:
-    n = int(((after != before) & ~(after.isnan() & before.isnan())).sum())
-    return f"{n} of {before.numel()} values changed" if n else "the values compare equal but their bits changed"
-
-
-def _in_place(written: dict[str, str]) -> str:
-    """'X in place (how)' or 'X, Y and Z in place (X: how; Y: how; Z: how)'."""
-    names = list(written)
-    if len(names) == 1:
-        return f"{names[0]} in place ({written[names[0]]})"
-    listing = ", ".join(names[:-1]) + " and " + names[-1]
-    return f"{listing} in place (" + "; ".join(f"{k}: {v}" for k, v in written.items()) + ")"
+    with wire.WatchedInputs(**inputs) as watched:
+        out = s.call(func, *watched.args(), *more, timeout=ctx.timeout(30))
+        return out, watched.written()
 
 
 # ----------------------------------------------------------------------------- labels and normalisation
@@ -95,7 +76,7 @@ def bs_labels_pm1(ctx):
     compare.tensor(out, expected, what=what, name="the labels", rtol=0, atol=0,
                    hint="+1.0 where y == positive_class, -1.0 elsewhere, as float32.")
     if written:
-        raise CheckFailed(f"{what} modified {_in_place(written)}. Build the labels in a new tensor, e.g. "
+        raise CheckFailed(f"{what} modified {compare.in_place(written)}. Build the labels in a new tensor, e.g. "
                           "torch.where(y == positive_class, 1.0, -1.0): the caller still needs y (train_one_vs_all "
                           "makes the labels of every class from the same y).")
 
@@ -116,7 +97,7 @@ def bs_normalize_train_stats(ctx):
         out, written = _call_watching(s, ctx, "normalize", {"X_train": X_train, "X_val": X_val, "X_test": X_test})
     what = "normalize(X_train, X_val, X_test)"
     if written:
-        raise CheckFailed(f"{what} modified {_in_place(written)}; return new tensors: (X - mean) / std, not "
+        raise CheckFailed(f"{what} modified {compare.in_place(written)}; return new tensors: (X - mean) / std, not "
                           "X -= mean or X.sub_(mean).")
     out = compare.unpack(out, 3, what, ("X_train_n", "X_val_n", "X_test_n"))
     candidates = [(X_train.mean(0), X_train.std(0)), (X_train.mean(0), X_train.std(0, correction=0))]
@@ -193,7 +174,7 @@ def bs_hinge_values(ctx):
             out, written = _call_watching(s, ctx, "hinge_loss", {"scores": scores, "labels": labels, "W": W}, lam)
             what = f"hinge_loss(scores, labels, W, lam={lam}) with N={N}, D={D}, {str(dtype).removeprefix('torch.')}"
             if written:
-                raise CheckFailed(f"{what} modified {_in_place(written)}. Compute the loss in new tensors "
+                raise CheckFailed(f"{what} modified {compare.in_place(written)}. Compute the loss in new tensors "
                                   "(labels * scores, not scores *= labels): the caller still needs its inputs as "
                                   "they were, W above all (the model's weights).")
             if not isinstance(out, torch.Tensor):

@@ -126,12 +126,12 @@ def _match_reference(ctx, func: str, kind: str, reg: float) -> None:
             ref_loss = float(ref_loss)
             results = []
             for _ in range(2):  # a second call must give the same answer
-                loss, dW, modified = call_loss(s, func, W, X, y, reg, timeout=ctx.timeout(60))
+                loss, dW, written = call_loss(s, func, W, X, y, reg, timeout=ctx.timeout(60))
                 results.append((loss, dW))
-                if modified:
-                    name = modified[0]
-                    raise CheckFailed(f"{func}() modified its input {name} in place. Work on new tensors "
-                                      f"(e.g. scores = X @ W) and never assign into {name}.")
+                if written:
+                    raise CheckFailed(f"{func}() modified its input{'s' if len(written) > 1 else ''} "
+                                      f"{compare.in_place(written)}. Work on new tensors (e.g. scores = X @ W) "
+                                      f"and never assign into {' or '.join(written)}.")
             loss, dW = results[0]
             where = f"{func}(W, X, y, reg={reg}) with N={N}, D={D}, C={C}"
             hint = _diagnosis(kind, loss, dW, ref, W, X, y, reg)

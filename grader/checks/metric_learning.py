@@ -102,23 +102,6 @@ def _worst_cell(counts: torch.Tensor, probs: torch.Tensor, n: int) -> tuple[floa
     return best, where
 
 
-def _watch(**tensors: torch.Tensor) -> dict[str, wire.Watched]:
-    """Each tensor as a ``Watched`` argument, by the name the student's code knows it by."""
-    return {name: wire.Watched(t) for name, t in tensors.items()}
-
-
-def _written(*groups: dict[str, wire.Watched]) -> list[str]:
-    """Names of the watched inputs the student's code changed (read here, in the parent, from the shared
-    memory), in order and without repeats; closes them."""
-    names: list[str] = []
-    for group in groups:
-        for name, w in group.items():
-            if w.modified() and name not in names:
-                names.append(name)
-            w.close()
-    return names
-
-
 # ----------------------------------------------------------------------------- get_data_batch
 
 
@@ -132,13 +115,12 @@ def batch_contract(ctx):
     y = torch.randint(0, 5, (N,), generator=gen)
     seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
     what = f"get_data_batch(X ({N}, 3, 2, 2), y, batch_size={B}, generator)"
-    drawn, full = _watch(X=X, y=y), _watch(X=X, y=y)
-    with ctx.student() as s:
-        out = s.probe("metric_learning.batches", drawn["X"], drawn["y"], B, draws, seed, timeout=ctx.timeout(60),
+    with ctx.student() as s, wire.WatchedInputs(X=X, y=y) as drawn, wire.WatchedInputs(X=X, y=y) as full:
+        out = s.probe("metric_learning.batches", *drawn.args(), B, draws, seed, timeout=ctx.timeout(60),
                       what="get_data_batch()")
-        whole = s.probe("metric_learning.one_batch", full["X"], full["y"], N, seed, timeout=ctx.timeout(30),
+        whole = s.probe("metric_learning.one_batch", *full.args(), N, seed, timeout=ctx.timeout(30),
                         what="get_data_batch()")
-    written = _written(drawn, full)
+        written = list(dict.fromkeys([*drawn.written(), *full.written()]))
     Xb, yb = compare.unpack(out["first"], 2, what, ("X_batch", "y_batch"))
     compare.structure(Xb, X[:B], what=what, name="X_batch")
     compare.int_tensor(yb, what=what, name="y_batch", shape=(B,))
@@ -208,12 +190,13 @@ def sampler_contract(ctx):
     seeds = [int(v) for v in torch.randint(0, 2**31 - 1, (3,), generator=gen)]
     with ctx.student() as s:
         for name, labels in _adversarial_batches(gen):
-            watched = _watch(labels=labels)
-            out = s.probe("metric_learning.triplets", watched["labels"], seeds, timeout=ctx.timeout(30),
-                          what=f"sample_triplets() on a batch with {name}")
+            with wire.WatchedInputs(labels=labels) as watched:
+                out = s.probe("metric_learning.triplets", watched["labels"], seeds, timeout=ctx.timeout(30),
+                              what=f"sample_triplets() on a batch with {name}")
+                written = watched.written()
             what = f"sample_triplets(labels, generator) on a batch with {name} (labels {labels.tolist()[:12]}" + \
                    ("...)" if labels.numel() > 12 else ")")
-            if _written(watched):
+            if written:
                 raise CheckFailed(f"{what} modified labels in place; sort or index a copy instead.")
             for o in out["outs"]:
                 validate_triplets(o, labels, what)
@@ -342,11 +325,10 @@ def _images(gen: torch.Generator, n: int) -> torch.Tensor:
 @number("2.5")
 def encoder_shape(ctx):
     X = _images(ctx.generator("shape"), 7)
-    watched = _watch(X=X)
-    with ctx.student() as s:
+    with ctx.student() as s, wire.WatchedInputs(X=X) as watched:
         out = s.probe("metric_learning.encoder_outputs", watched["X"], [16, 128], 0, timeout=ctx.timeout(60),
                       what="Encoder(...)(X)")
-    written = _written(watched)
+        written = watched.written()
     for key, shape, what in (("default", (7, 64), "Encoder()(X) with X of shape (7, 3, 32, 32)"),
                              ("single", (1, 64), "Encoder()(X[:1]) (a batch of one image)"),
                              ("z16", (7, 16), "Encoder(z_dim=16)(X)"),
@@ -568,11 +550,10 @@ def linear_probe(ctx):
     Z = means[y] + torch.randn(n, d, generator=gen)
     Zq = means[yq] + torch.randn(nq, d, generator=gen)
     what = f"fit_linear_probe(Z ({n}, {d}), y, num_classes={C})"
-    watched = _watch(Z=Z, y=y)
-    with ctx.student() as s:
-        out = s.probe("metric_learning.linear_probe", watched["Z"], watched["y"], C, Zq, 0, timeout=ctx.timeout(60),
+    with ctx.student() as s, wire.WatchedInputs(Z=Z, y=y) as watched:
+        out = s.probe("metric_learning.linear_probe", *watched.args(), C, Zq, 0, timeout=ctx.timeout(60),
                       what="fit_linear_probe()")
-    written = _written(watched)
+        written = watched.written()
     if not out["module"]:
         raise CheckFailed(f"{what} must return the trained nn.Linear, got {compare.describe(out['returned'])}.")
     if written:

@@ -77,18 +77,13 @@ def _diagnose(name: str, out, x: torch.Tensor) -> str:
 def _watched_activation(s, ctx, name: str, x: torch.Tensor, upstream: torch.Tensor, where: str) -> dict:
     """The activation probe's reply, with x in memory shared with the grader: whether the student's
     function wrote into x is read here, in the parent, from that memory (whatever the child says)."""
-    watched = wire.Watched(x)
-    try:
-        reply = activation_reply(s, name, watched, upstream, timeout=ctx.timeout(30))
-        if watched.modified():
-            after = watched.current()
-            changed = int(((after != x) & ~(after.isnan() & x.isnan())).sum())
-            count = f" ({changed} of {x.numel()} values changed)" if changed else ""
-            raise CheckFailed(f"{where} modified its input x in place{count}. Return a new tensor (e.g. "
-                              "torch.clamp(x, min=0) rather than x[x < 0] = 0 or x.clamp_(...)): the caller "
-                              "still needs x as it was.")
-    finally:
-        watched.close()
+    with wire.WatchedInputs(x=x) as watched:
+        reply = activation_reply(s, name, watched["x"], upstream, timeout=ctx.timeout(30))
+        written = watched.written()
+    if written:
+        raise CheckFailed(f"{where} modified its input {compare.in_place(written)}. Return a new tensor (e.g. "
+                          "torch.clamp(x, min=0) rather than x[x < 0] = 0 or x.clamp_(...)): the caller "
+                          "still needs x as it was.")
     return reply
 
 

@@ -52,20 +52,16 @@ def loss_inputs(gen: torch.Generator, N: int, D: int, C: int, *, dtype: torch.dt
 
 
 def call_loss(student, func: str, W, X, y, reg, *, timeout: float = 30.0):
-    """(loss as float, dW, names of the inputs it modified in place) from one sandboxed call.
+    """(loss as float, dW, the inputs it wrote into) from one sandboxed call.
 
     W, X and y cross in memory shared with the grader, which sees for itself whether the
-    student's code wrote into them.
+    student's code wrote into them (see ``wire.WatchedInputs.written``).
     """
-    watched = {"W": wire.Watched(W), "X": wire.Watched(X), "y": wire.Watched(y)}
-    try:
-        out = student.call(func, *watched.values(), reg, timeout=timeout)
-        modified = [name for name, w in watched.items() if w.modified()]
-    finally:
-        for w in watched.values():
-            w.close()
+    with wire.WatchedInputs(W=W, X=X, y=y) as inputs:
+        out = student.call(func, *inputs.args(), reg, timeout=timeout)
+        written = inputs.written()
     loss, dW = compare.unpack(out, 2, f"{func}()", ("loss", "dW"))
-    return compare.scalar(loss, f"{func}(): the loss"), dW, modified
+    return compare.scalar(loss, f"{func}(): the loss"), dW, written
 
 
 def numeric_gradient_check(student, func: str, W, X, y, reg, gen: torch.Generator, *, coords: int = 8,
