@@ -14,6 +14,7 @@ with a message written for the student.
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import pwd
@@ -162,6 +163,10 @@ class Zygote:
         if use_fork:
             sys.stdout.flush()
             sys.stderr.flush()
+            # torch's Python objects, loaded before the fork, stay out of this process's collections
+            # too: pages the collector would write to stay shared with the zygote
+            gc.collect()
+            gc.freeze()
             pid = os.fork()
             if pid == 0:  # zygote: nothing secret has been imported in this process yet
                 try:
