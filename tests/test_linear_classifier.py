@@ -1,7 +1,13 @@
-"""Part 1 end to end: the reference earns every point, the untouched stubs earn none."""
+"""Part 1 end to end: the reference earns every point, the untouched stubs earn none, and the speed
+checks apply their stricter floor when the grader has a GPU."""
 from __future__ import annotations
 
-from conftest import ASSIGNMENT, SOLUTIONS, assert_full_marks, assert_untouched_stubs
+import pytest
+import torch
+
+import grader.checks.linear_classifier as lc_checks
+from conftest import ASSIGNMENT, SOLUTIONS, assert_full_marks, assert_untouched_stubs, mutate, reference_source
+from grader import runner
 
 
 def test_reference_gets_full_marks(grade, reference_models):
@@ -20,13 +26,6 @@ def test_untouched_stubs_get_zero(grade):
 # This machine has no GPU. The tests below stand the CPU in for the GPU (the staged inputs and the
 # elapsed-time measurement are the same code; synchronising a CPU is a no-op), and ask for a real
 # CUDA device where there is none to see the fallback.
-
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-from conftest import mutate, reference_source  # noqa: E402
-from grader import runner  # noqa: E402
-import grader.checks.linear_classifier as lc_checks  # noqa: E402
 
 SPEED = ["svm_speedup", "softmax_speedup"]
 
