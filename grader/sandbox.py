@@ -304,6 +304,7 @@ class StudentSession:
         self.isolated = False  # True once the child runs in its own PID and network namespaces
         self.private_tmp = False  # True when /tmp and the work folder are a private, bounded tmpfs
         self.syscall_filter = False  # True when the worker runs under the seccomp filter (as it reports)
+        self._requests = 0  # requests sent so far
         self._extra_processes = 0
         self._conn: socket.socket | None = None
         self._status_r: int | None = None
@@ -551,7 +552,7 @@ class StudentSession:
         self._drain_output()
         return reply
 
-    def _serve_callback(self, request: dict, callbacks: list[Any]) -> None:
+    def _serve_callback(self, request: dict, callbacks: list[Any], number: int) -> None:
         """Run the grader's function that student code called through a ``wire.Callback``.
 
         A TypeError or ValueError (a call the function refuses: wrong arguments, wrong types) is
@@ -559,7 +560,11 @@ class StudentSession:
         stopped and the exception goes up to the runner, which reports a grader error.
         """
         index, args, kwargs = request.get("index"), request.get("args"), request.get("kwargs")
-        if type(index) is not int or not 0 <= index < len(callbacks) \
+        if request.get("request") != number:
+            answer = {"ok": False, "type": "RuntimeError",
+                      "message": "a grader function given to an earlier call was called after that call returned "
+                                 "(do not keep functions or objects your code receives for later)"}
+        elif type(index) is not int or not 0 <= index < len(callbacks) \
                 or (type(args) is not list and type(args) is not tuple) \
                 or type(kwargs) is not dict or not all(type(k) is str for k in kwargs):
             answer = {"ok": False, "type": "RuntimeError", "message": "malformed call of a grader function"}
@@ -591,6 +596,8 @@ class StudentSession:
             timeout = min(timeout, left)
         if self.limits.call_timeout_cap is not None:
             timeout = min(timeout, self.limits.call_timeout_cap)
+        self._requests += 1
+        msg["request"] = self._requests  # callbacks name the request they were given with
         payload = wire.dumps(msg)
         try:
             wire.send_frame(self._conn, payload, fds)
@@ -600,7 +607,7 @@ class StudentSession:
         try:
             reply = self._receive(deadline, what)
             while reply.get("op") == "callback":  # student code calling a grader function; then its reply
-                self._serve_callback(reply, list(callbacks))
+                self._serve_callback(reply, list(callbacks), msg["request"])
                 reply = self._receive(deadline, what)
         except StudentTimeout:
             extra = ""

@@ -647,13 +647,18 @@ def _send(conn: socket.socket, obj: Any) -> None:
 _GRADER_ERRORS = {"TypeError": TypeError, "ValueError": ValueError}
 
 
-def _grader_function(conn: socket.socket, index: int, lock: threading.Lock) -> Any:
-    """The stand-in for a ``wire.Callback``: each call is answered by the parent."""
+def _grader_function(link: tuple[socket.socket, threading.Lock, Any], index: int) -> Any:
+    """The stand-in for a ``wire.Callback``: each call is answered by the parent. ``link`` is the
+    connection, its lock and the number of the request that brought the stand-in (the parent
+    refuses stand-ins kept from an earlier request)."""
     from grader import wire
+
+    conn, lock, request = link
 
     def grader_function(*args: Any, **kwargs: Any) -> Any:
         with lock:  # one call at a time on the connection, whatever threads the student starts
-            _send(conn, {"op": "callback", "index": index, "args": wire.to_wire(args), "kwargs": wire.to_wire(kwargs)})
+            _send(conn, {"op": "callback", "index": index, "request": request, "args": wire.to_wire(args),
+                         "kwargs": wire.to_wire(kwargs)})
             data = wire.recv_frame(conn)
         if data is None:
             os._exit(0)  # the grader has gone
@@ -665,7 +670,7 @@ def _grader_function(conn: socket.socket, index: int, lock: threading.Lock) -> A
     return grader_function
 
 
-def _resolve(value: Any, module: Any, fds: list[int], conn: socket.socket, lock: threading.Lock) -> Any:
+def _resolve(value: Any, module: Any, fds: list[int], link: tuple[socket.socket, threading.Lock, Any]) -> Any:
     """The parent's markers made real: module attributes, tensors shared with the parent, and
     the parent's functions (callbacks) and objects made of them."""
     t = type(value)
@@ -678,13 +683,13 @@ def _resolve(value: Any, module: Any, fds: list[int], conn: socket.socket, lock:
             fd, fds[value["__shared__"]] = fds[value["__shared__"]], -1
             return wire.shared_tensor(fd, value["dtype"], value["shape"])
         if set(value) == {"__callback__"}:
-            return _grader_function(conn, int(value["__callback__"]), lock)
+            return _grader_function(link, int(value["__callback__"]))
         if set(value) == {"__callback_object__", "methods"}:
-            methods = {name: staticmethod(_grader_function(conn, int(i), lock)) for name, i in value["methods"].items()}
+            methods = {name: staticmethod(_grader_function(link, int(i))) for name, i in value["methods"].items()}
             return type(str(value["__callback_object__"]), (), {"__module__": "grader", **methods})()
-        return {k: _resolve(v, module, fds, conn, lock) for k, v in value.items()}
+        return {k: _resolve(v, module, fds, link) for k, v in value.items()}
     if t in (list, tuple):
-        items = [_resolve(v, module, fds, conn, lock) for v in value]
+        items = [_resolve(v, module, fds, link) for v in value]
         return items if t is list else tuple(items)
     return value
 
@@ -720,8 +725,9 @@ def _serve(conn: socket.socket, request: dict) -> None:
         try:
             _seed(int(msg.get("seed", 0)))
             try:
-                args = _resolve(msg.get("args", ()), module, fds, conn, lock)
-                kwargs = _resolve(msg.get("kwargs", {}), module, fds, conn, lock)
+                link = (conn, lock, msg.get("request"))
+                args = _resolve(msg.get("args", ()), module, fds, link)
+                kwargs = _resolve(msg.get("kwargs", {}), module, fds, link)
             finally:
                 for fd in fds:  # sent but not (or not yet) mapped
                     if fd >= 0:

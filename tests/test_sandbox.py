@@ -691,6 +691,17 @@ def test_grader_functions_called_by_student_code_run_in_the_parent(sandbox):
         def spy_user(model, X):
             model.train(X, num_iters=5)
             return model, model.predict(X)
+
+        def keep(f):
+            global KEPT
+            KEPT = f
+            return f(1)
+
+        def call_kept(f):
+            try:
+                return KEPT(2)
+            except RuntimeError as exc:
+                return "RuntimeError: " + str(exc)
     """)
     seen = []
 
@@ -714,6 +725,11 @@ def test_grader_functions_called_by_student_code_run_in_the_parent(sandbox):
         assert calls == [5] and pred.tolist() == [0, 0, 0, 0]
         assert isinstance(model, wire.Opaque) and model.type_name == "grader.RecordingClassifier"
         assert s.call("train", wire.Callback(loss_func), W0, 0)[1] == []  # the session still serves calls
+        first, second = [], []
+        assert s.call("keep", wire.Callback(lambda v: first.append(v) or v)) == 1
+        refused = s.call("call_kept", wire.Callback(lambda v: second.append(v) or v))
+        assert refused.startswith("RuntimeError: a grader function given to an earlier call") and not second
+        assert first == [1]  # a function kept from an earlier call reaches neither that call's function nor this one's
 
         def grader_bug(W, total):
             raise KeyError("a bug in the grader's own function")
