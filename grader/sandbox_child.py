@@ -8,8 +8,8 @@ code and never imports the hidden checks or the reference solution. Each child:
   unprivileged user;
 * otherwise leads its own process group (killed as a group);
 * has resource limits (address space, or private data for a session that may use CUDA;
-  processes, file size, CPU, open files), and on x86_64 a seccomp filter that refuses the
-  kernel's rarer interfaces (new namespaces, io_uring, userfaultfd, BPF, ptrace, ...);
+  processes, file size, CPU, open files), and on x86_64 and aarch64 a seccomp filter that
+  refuses the kernel's rarer interfaces (new namespaces, io_uring, userfaultfd, BPF, ptrace...);
 * imports the student's module from a read-only copy and serves calls from the parent;
   arguments may be tensors in memory shared with the parent (``wire.Watched``) or stand-ins
   for grader functions, whose calls the parent answers (``wire.Callback``).
@@ -522,29 +522,42 @@ def _child(request: dict, call_fd: int, out_fd: int, isolate: bool) -> None:
     _serve(conn, request)
 
 
-# The system calls the worker is refused (x86_64 numbers), once it has dropped privileges and
-# before it imports student code: the kernel's rarer interfaces, through which most of its
-# privilege-escalation bugs are reached, and which no assignment needs. Among them, new
-# namespaces of any kind (user namespaces would give an unprivileged process root-like
-# powers inside them), io_uring, userfaultfd, BPF, perf events, keyrings, ptrace, mounts and
-# module loading. Refused calls fail with EPERM, as if not permitted.
-SYSCALL_DENY_X86_64 = {
-    "ptrace": 101, "syslog": 103, "vhangup": 153, "pivot_root": 155, "chroot": 161, "acct": 163,
-    "mount": 165, "umount2": 166, "swapon": 167, "swapoff": 168, "reboot": 169, "init_module": 175,
-    "delete_module": 176, "quotactl": 179, "lookup_dcookie": 212, "kexec_load": 246, "add_key": 248,
-    "request_key": 249, "keyctl": 250, "unshare": 272, "perf_event_open": 298, "fanotify_init": 300,
-    "name_to_handle_at": 303, "open_by_handle_at": 304, "setns": 308, "process_vm_readv": 310,
-    "process_vm_writev": 311, "kcmp": 312, "finit_module": 313, "kexec_file_load": 320, "bpf": 321,
-    "userfaultfd": 323, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
-    "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432,
-    "pidfd_getfd": 438, "mount_setattr": 442,
+# The system calls the worker is refused, once it has dropped privileges and before it imports
+# student code: the kernel's rarer interfaces, through which most of its privilege-escalation
+# bugs are reached, and which no assignment needs. Among them, new namespaces of any kind (user
+# namespaces would give an unprivileged process root-like powers inside them), io_uring,
+# userfaultfd, BPF, perf events, keyrings, ptrace, mounts and module loading. Refused calls fail
+# with EPERM, as if not permitted. Numbers per architecture, from the kernel's headers
+# (asm/unistd_64.h for x86_64, asm-generic/unistd.h for aarch64).
+SYSCALL_DENY = {
+    "x86_64": {
+        "ptrace": 101, "syslog": 103, "vhangup": 153, "pivot_root": 155, "chroot": 161, "acct": 163,
+        "mount": 165, "umount2": 166, "swapon": 167, "swapoff": 168, "reboot": 169, "init_module": 175,
+        "delete_module": 176, "quotactl": 179, "lookup_dcookie": 212, "kexec_load": 246, "add_key": 248,
+        "request_key": 249, "keyctl": 250, "unshare": 272, "perf_event_open": 298, "fanotify_init": 300,
+        "name_to_handle_at": 303, "open_by_handle_at": 304, "setns": 308, "process_vm_readv": 310,
+        "process_vm_writev": 311, "kcmp": 312, "finit_module": 313, "kexec_file_load": 320, "bpf": 321,
+        "userfaultfd": 323, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+        "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432,
+        "pidfd_getfd": 438, "mount_setattr": 442,
+    },
+    "aarch64": {
+        "lookup_dcookie": 18, "umount2": 39, "mount": 40, "pivot_root": 41, "chroot": 51, "vhangup": 58,
+        "quotactl": 60, "acct": 89, "unshare": 97, "kexec_load": 104, "init_module": 105, "delete_module": 106,
+        "syslog": 116, "ptrace": 117, "reboot": 142, "add_key": 217, "request_key": 218, "keyctl": 219,
+        "swapon": 224, "swapoff": 225, "perf_event_open": 241, "fanotify_init": 262, "name_to_handle_at": 264,
+        "open_by_handle_at": 265, "setns": 268, "process_vm_readv": 270, "process_vm_writev": 271, "kcmp": 272,
+        "finit_module": 273, "bpf": 280, "userfaultfd": 282, "kexec_file_load": 294, "io_uring_setup": 425,
+        "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428, "move_mount": 429, "fsopen": 430,
+        "fsconfig": 431, "fsmount": 432, "pidfd_getfd": 438, "mount_setattr": 442,
+    },
 }
-_SYS_CLONE, _SYS_CLONE3 = 56, 435
+# (the calling convention's audit number, clone, clone3) per architecture
+SYSCALL_ARCH = {"x86_64": (0xC000003E, 56, 435), "aarch64": (0xC00000B7, 220, 435)}
 # clone() may not create namespaces either (CLONE_NEWTIME, NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER,
 # NEWPID, NEWNET); clone3() passes its flags in memory a filter cannot read, so it answers ENOSYS
 # and the C library falls back to clone() (threads and processes work as before).
-_CLONE_NAMESPACES = 0x80 | 0x20000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000
-_AUDIT_ARCH_X86_64 = 0xC000003E
+CLONE_NAMESPACES = 0x80 | 0x20000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
@@ -558,31 +571,33 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
 
 
-def syscall_filter_program() -> list[tuple[int, int, int, int]]:
-    """The seccomp BPF program, as (code, jt, jf, k) instructions."""
+def syscall_filter_program(machine: str) -> list[tuple[int, int, int, int]]:
+    """The seccomp BPF program for ``machine`` (``platform.machine()``), as (code, jt, jf, k)."""
     ld_abs, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
     allow, eperm, enosys = 0x7FFF0000, 0x00050000 | errno.EPERM, 0x00050000 | errno.ENOSYS
-    prog = [(ld_abs, 0, 0, 4),                        # the calling convention
-            (jeq, 1, 0, _AUDIT_ARCH_X86_64), (ret, 0, 0, eperm),
+    audit_arch, sys_clone, sys_clone3 = SYSCALL_ARCH[machine]
+    prog = [(ld_abs, 0, 0, 4),                        # the calling convention: any other is refused
+            (jeq, 1, 0, audit_arch), (ret, 0, 0, eperm),
             (ld_abs, 0, 0, 0),                        # the system call number
-            (jge, 0, 1, 0x40000000), (ret, 0, 0, eperm)]  # the x32 numbers
-    for nr in sorted(SYSCALL_DENY_X86_64.values()):
+            (jge, 0, 1, 0x40000000), (ret, 0, 0, eperm)]  # x86_64's x32 numbers (none elsewhere)
+    for nr in sorted(SYSCALL_DENY[machine].values()):
         prog += [(jeq, 0, 1, nr), (ret, 0, 0, eperm)]
-    prog += [(jeq, 0, 1, _SYS_CLONE3), (ret, 0, 0, enosys),
-             (jeq, 0, 3, _SYS_CLONE), (ld_abs, 0, 0, 16),  # clone's flags: the low half of its first argument
-             (jset, 0, 1, _CLONE_NAMESPACES), (ret, 0, 0, eperm),
+    prog += [(jeq, 0, 1, sys_clone3), (ret, 0, 0, enosys),
+             (jeq, 0, 3, sys_clone), (ld_abs, 0, 0, 16),  # clone's flags: the low half of its first argument
+             (jset, 0, 1, CLONE_NAMESPACES), (ret, 0, 0, eperm),
              (ret, 0, 0, allow)]
     return prog
 
 
 def _install_syscall_filter() -> bool:
     """Refuse the worker (and every process it starts) the calls above; False where this machine
-    cannot (another architecture, a kernel without seccomp)."""
+    cannot (an architecture without a table here, a kernel without seccomp)."""
     import platform
 
-    if platform.machine() != "x86_64":
+    machine = platform.machine()
+    if machine not in SYSCALL_ARCH:
         return False
-    prog = syscall_filter_program()
+    prog = syscall_filter_program(machine)
     filters = (_SockFilter * len(prog))(*[_SockFilter(*ins) for ins in prog])
     fprog = _SockFprog(len(prog), ctypes.cast(filters, ctypes.POINTER(_SockFilter)))
     libc = _libc()

@@ -814,3 +814,50 @@ def test_watched_inputs_work_without_memfd(sandbox, monkeypatch):
         s.call("scale", w)
         s.call("pure", untouched)
         assert w.modified() and torch.equal(w.current(), x * 3) and not untouched.modified()
+
+
+def _run_bpf(prog: list[tuple[int, int, int, int]], arch: int, nr: int, arg0: int = 0) -> int:
+    """Evaluate a classic-BPF seccomp program on (arch, nr, args[0]): the value it returns."""
+    data = {0: nr, 4: arch, 16: arg0 & 0xFFFFFFFF}
+    acc, pc = 0, 0
+    while True:
+        code, jt, jf, k = prog[pc]
+        if code == 0x20:
+            acc = data[k]
+        elif code == 0x06:
+            return k
+        else:
+            taken = {0x15: acc == k, 0x35: acc >= k, 0x45: bool(acc & k)}[code]
+            pc += jt if taken else jf
+        pc += 1
+
+
+HEADERS = {"x86_64": Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h"),
+           "aarch64": Path("/usr/include/asm-generic/unistd.h")}
+
+
+@pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
+def test_system_call_filter_program_for_each_architecture(machine):
+    from grader import sandbox_child as sc
+
+    deny = sc.SYSCALL_DENY[machine]
+    arch, sys_clone, sys_clone3 = sc.SYSCALL_ARCH[machine]
+    header = HEADERS[machine]
+    if header.exists():  # the tables agree with this machine's kernel headers
+        import re
+
+        numbers = {m[1]: int(m[2]) for m in re.finditer(r"#define __NR(?:3264)?_(\w+)\s+(\d+)", header.read_text())}
+        assert {name: numbers[name] for name in deny} == deny
+        assert (numbers["clone"], numbers["clone3"]) == (sys_clone, sys_clone3)
+    prog = sc.syscall_filter_program(machine)
+    allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
+    for nr in deny.values():
+        assert _run_bpf(prog, arch, nr) == eperm
+    allowed = set(range(0, 460)) - set(deny.values()) - {sys_clone, sys_clone3}
+    assert all(_run_bpf(prog, arch, nr) == allow for nr in allowed)
+    assert _run_bpf(prog, arch, sys_clone3) == enosys
+    assert _run_bpf(prog, arch, sys_clone, 0x01200011) == allow  # fork's flags
+    assert _run_bpf(prog, arch, sys_clone, 0x003D0F00) == allow  # a thread's flags
+    assert _run_bpf(prog, arch, sys_clone, 0x10000000 | 17) == eperm  # CLONE_NEWUSER
+    assert _run_bpf(prog, 0x40000003, 1) == eperm  # another calling convention (i386)
+    assert _run_bpf(prog, arch, 0x40000000 + 1) == eperm  # x32 numbers
