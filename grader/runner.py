@@ -8,6 +8,7 @@ the time budget, is *skipped*.
 from __future__ import annotations
 
 import ctypes
+import functools
 import gc
 import hashlib
 import importlib.util
@@ -74,11 +75,13 @@ class GradingOptions:
 
 
 
+@functools.lru_cache(maxsize=None)
 def grading_device(choice: str = "auto") -> torch.device:
     """The device the grader computes on (accuracy of saved models, GPU timings).
 
     ``auto`` picks a CUDA GPU when one is present. Asking for ``cuda`` where there is none is an
-    error of the set-up, said in words.
+    error of the set-up, said in words. Decided once per process: every check computes on the
+    same device, and the question is not asked again for each one.
     """
     if choice not in DEVICES:
         raise ValueError(f"unknown device {choice!r}: choose one of {', '.join(DEVICES)}")
