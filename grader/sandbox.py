@@ -552,7 +552,7 @@ class StudentSession:
         self._drain_output()
         return reply
 
-    def _serve_callback(self, request: dict, callbacks: list[Any], number: int) -> None:
+    def _serve_callback(self, request: dict, callbacks: Sequence[Any], number: int) -> None:
         """Run the grader's function that student code called through a ``wire.Callback``.
 
         A TypeError or ValueError (a call the function refuses: wrong arguments, wrong types) is
@@ -583,6 +583,15 @@ class StudentSession:
         except OSError:
             pass  # the child is gone: the next read says how
 
+    def _invoke(self, msg: dict, args: tuple, kwargs: dict, timeout: float, what: str) -> dict:
+        """``msg`` with its arguments encoded: the descriptors of ``Watched`` tensors travel with it,
+        and the grader functions of ``Callback`` arguments are served while it runs."""
+        fds: list[int] = []
+        callbacks: list[Any] = []
+        msg["args"] = wire.encode_args(args, fds, callbacks)
+        msg["kwargs"] = wire.encode_args(kwargs, fds, callbacks)
+        return self._request(msg, timeout, what, fds=fds, callbacks=callbacks)
+
     def _request(self, msg: dict, timeout: float, what: str, fds: Sequence[int] = (),
                  callbacks: Sequence[Any] = ()) -> dict:
         if self._dead_reason is not None or self._conn is None:
@@ -607,7 +616,7 @@ class StudentSession:
         try:
             reply = self._receive(deadline, what)
             while reply.get("op") == "callback":  # student code calling a grader function; then its reply
-                self._serve_callback(reply, list(callbacks), msg["request"])
+                self._serve_callback(reply, callbacks, msg["request"])
                 reply = self._receive(deadline, what)
         except StudentTimeout:
             extra = ""
@@ -656,23 +665,15 @@ class StudentSession:
         """
         if staged is not None and args:
             raise ValueError("a call on staged arguments takes no other positional arguments")
-        fds: list[int] = []
-        callbacks: list[Any] = []
-        msg = {"op": "call", "func": func, "args": wire.encode_args(args, fds, callbacks),
-               "kwargs": wire.encode_args(kwargs, fds, callbacks), "seed": self.seed if seed is None else seed,
-               "repeat": repeat, "want_value": want_value, "staged": staged}
-        reply = self._request(msg, timeout or self.limits.call_timeout, f"{func}()", fds=fds, callbacks=callbacks)
-        return reply["value"]
+        msg = {"op": "call", "func": func, "seed": self.seed if seed is None else seed, "repeat": repeat,
+               "want_value": want_value, "staged": staged}
+        return self._invoke(msg, args, kwargs, timeout or self.limits.call_timeout, f"{func}()")["value"]
 
     def probe(self, name: str, *args: Any, timeout: float | None = None, seed: int | None = None,
               what: str | None = None, **kwargs: Any) -> Any:
         """Run the probe ``grader.probes.<name>`` inside the child with the student's module."""
-        fds: list[int] = []
-        callbacks: list[Any] = []
-        msg = {"op": "probe", "probe": name, "args": wire.encode_args(args, fds, callbacks),
-               "kwargs": wire.encode_args(kwargs, fds, callbacks), "seed": self.seed if seed is None else seed}
-        reply = self._request(msg, timeout or self.limits.call_timeout, what or name, fds=fds, callbacks=callbacks)
-        return reply["value"]
+        msg = {"op": "probe", "probe": name, "seed": self.seed if seed is None else seed}
+        return self._invoke(msg, args, kwargs, timeout or self.limits.call_timeout, what or name)["value"]
 
     def _session_pids(self) -> list[int]:
         """Every live process of this session: its PID namespace, else its process group."""
