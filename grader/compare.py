@@ -15,6 +15,55 @@ from grader.errors import CheckFailed
 from grader.wire import Opaque
 
 
+# ----------------------------------------------------------------------------- tolerances
+
+#: How many times the classic rounding-error bound a correct implementation may be off. The bound
+#: for a sum of n rounded terms is about n * eps (recursive summation, worst case); every ordering
+#: of the work, float32 or float64 accumulation in the inputs' dtype, and pairwise or blocked sums
+#: stay below it. Differences a bug makes (a missing 1/N, a regulariser off by 2) are relative
+#: errors of 1e-3 or more, orders of magnitude above the tolerance in float64.
+SAFETY = 8.0
+
+
+def eps_of(*dtypes: torch.dtype | None) -> float:
+    """Machine epsilon of the least precise floating dtype among ``dtypes`` (float64 when none is
+    floating: Python numbers)."""
+    eps = [torch.finfo(d).eps for d in dtypes if d is not None and d.is_floating_point]
+    return max(eps) if eps else torch.finfo(torch.float64).eps
+
+
+def rtol(*dtypes: torch.dtype | None, terms: int = 1, magnitude: float = 1.0) -> float:
+    """Relative tolerance for a value computed in the least precise of ``dtypes`` from ``terms``
+    rounded operations in a chain (e.g. D + N*C for scores X @ W summed into a loss), with
+    intermediate values up to ``magnitude`` times the result (e.g. the scores fed to exp)."""
+    return SAFETY * eps_of(*dtypes) * max(1, terms) * max(1.0, magnitude)
+
+
+def value_dtype(value: Any) -> torch.dtype:
+    """The floating dtype a returned value was computed in: a tensor's own; float64 for Python
+    numbers (they are doubles, though what they were computed from may not be)."""
+    if isinstance(value, torch.Tensor) and value.is_floating_point():
+        return value.dtype
+    return torch.float64
+
+
+def digits(a: float, b: float) -> tuple[str, str]:
+    """``a`` and ``b`` printed with as few significant digits as show that they differ (6 to 17)."""
+    for p in range(6, 18):
+        sa, sb = f"{a:.{p}g}", f"{b:.{p}g}"
+        if sa != sb or a == b:
+            return sa, sb
+    return repr(a), repr(b)
+
+
+def fraction(got: float, count: int, total: int, *dtypes: torch.dtype | None) -> bool:
+    """``got`` is the fraction ``count / total`` as computed in the least precise of ``dtypes`` (an
+    accuracy: a mean of ``total`` zeros and ones, e.g. ``(pred == y).float().mean()``)."""
+    tol = rtol(*dtypes, terms=total)
+    assert tol < 0.5 / total, "tolerance too loose to tell neighbouring fractions apart"
+    return abs(got - count / total) <= tol * max(1.0, count / total)
+
+
 def describe(value: Any) -> str:
     if isinstance(value, torch.Tensor):
         return f"a tensor of shape {tuple(value.shape)}, dtype {str(value.dtype).removeprefix('torch.')}"
@@ -116,9 +165,10 @@ def tensor(actual: Any, expected: torch.Tensor, *, what: str, name: str, rtol: f
         flat = int(diff.flatten().argmax())
         where = _index(flat, tuple(a.shape))
         err = rel_error(a, e)
+        got, exp = digits(a.flatten()[flat].item(), e.flatten()[flat].item())
         raise CheckFailed(
             f"{what}: {name} differs from the reference (relative error {err:.3g}; worst at {name}{list(where)}: "
-            f"got {a.flatten()[flat].item():.6g}, expected {e.flatten()[flat].item():.6g}). {hint}".strip())
+            f"got {got}, expected {exp}). {hint}".strip())
     return actual
 
 
@@ -127,7 +177,8 @@ def close(actual: float, expected: float, *, what: str, name: str, rtol: float =
     if actual != actual or actual in (float("inf"), float("-inf")):
         raise CheckFailed(f"{what}: {name} is {actual}. {hint}".strip())
     if abs(actual - expected) > atol + rtol * abs(expected):
-        raise CheckFailed(f"{what}: {name} is {actual:.8g}, expected {expected:.8g}. {hint}".strip())
+        got, exp = digits(actual, expected)
+        raise CheckFailed(f"{what}: {name} is {got}, expected {exp}. {hint}".strip())
 
 
 def int_tensor(actual: Any, *, what: str, name: str, shape: tuple[int, ...], device: torch.device | None = None,

@@ -7,6 +7,8 @@
     +-- DataNotFoundError        no dataset where the grader looked (set-up problem)
     +-- SandboxUnavailable       student code cannot be isolated safely here
     +-- CheckFailed              a check's verdict: the submission is wrong (student's fault)
+    |   +-- PartlyFailed         some of the functions a check judges are wrong: partial credit
+    +-- CheckSkipped             nothing a check judges could be judged (prerequisites failed)
     +-- StudentCodeError         student code misbehaved inside the sandbox
         +-- StudentImportError   the module could not be imported
         +-- StudentException     a call raised an exception
@@ -37,6 +39,27 @@ class SandboxUnavailable(GraderError):
 
 class CheckFailed(GraderError):
     """The verdict of a check: the submission is wrong. The message is shown to the student."""
+
+
+class PartlyFailed(CheckFailed):
+    """A check that judges several functions (or cases) one by one found some of them wrong.
+
+    ``fraction`` of the check's weight is earned; ``items`` maps each judged item to
+    "passed", "failed" or "skipped" (see ``grader.runner.Context.per_item``).
+    """
+
+    def __init__(self, message: str, *, fraction: float, items: dict[str, str]) -> None:
+        super().__init__(message)
+        self.fraction = fraction
+        self.items = items
+
+
+class CheckSkipped(GraderError):
+    """No item of a check could be judged because the checks it builds on failed ("fix X first")."""
+
+    def __init__(self, message: str, *, items: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.items = items or {}
 
 
 class StudentCodeError(GraderError):

@@ -44,6 +44,7 @@ class CheckResult:
     seconds: float = 0.0
     tags: tuple[str, ...] = ()
     leaderboard: dict[str, Any] | None = None
+    items: dict[str, str] = field(default_factory=dict)  # per-function verdicts of a partly failed check
 
 
 @dataclass
@@ -89,6 +90,8 @@ def to_json(run: RunResult) -> dict[str, Any]:
             "visibility": c.visibility,
             "extra_data": {"outcome": c.outcome.value, "check": c.key, "seconds": round(c.seconds, 3)},
         }
+        if c.items:
+            entry["extra_data"]["items"] = dict(c.items)
         if c.number:
             entry["number"] = c.number
         if c.tags:

@@ -21,12 +21,13 @@ import traceback
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import torch
 
 from grader.cli import DEVICES
-from grader.errors import CheckFailed, DataNotFoundError, SandboxUnavailable, StudentCodeError
+from grader.errors import (CheckFailed, CheckSkipped, DataNotFoundError, PartlyFailed, SandboxUnavailable,
+                           StudentCodeError)
 from grader.registry import PARTS, Check, Part, wrapper_layers
 from grader.results import CheckResult, Outcome, RunResult
 from grader.sandbox import Limits, Sandbox, StudentSession, Zygote
@@ -98,8 +99,10 @@ class Context:
     """What a check body sees: the student's code (sandboxed), the reference, data, seeds."""
 
     def __init__(self, check: Check, part: Part, files: PartFiles, sandbox: Sandbox | None,
-                 options: GradingOptions, deadline: float, shared: dict[str, Any]) -> None:
+                 options: GradingOptions, deadline: float, shared: dict[str, Any],
+                 results: Mapping[str, CheckResult] | None = None) -> None:
         self.check = check
+        self._results = results if results is not None else {}
         self.part = part
         self.files = files
         self._sandbox = sandbox
@@ -209,6 +212,51 @@ class Context:
         """A line shown to the student even when the check passes (e.g. a measured figure)."""
         self.notes.append(text)
 
+    # checks over several functions ----------------------------------------------------
+    def outcome_of(self, check_id: str) -> Outcome | None:
+        """The outcome of another check of this part in this run, or None when it was not run."""
+        res = self._results.get(f"{self.part.name}.{check_id}")
+        return res.outcome if res is not None else None
+
+    def per_item(self, items: Iterable[str], body: Callable[[str], None], *,
+                 needs: Mapping[str, Sequence[str]] | None = None) -> None:
+        """Judge each item (a function, a pair of functions, a case) on its own.
+
+        Every item is run even when an earlier one fails, so one mistake never hides the verdict on
+        the others; the check earns its weight times the share of items that pass, and its message
+        lists every failure. ``needs`` maps an item to checks it builds on: when one of them did not
+        pass, the item is not judged (it earns nothing, and the message says what to fix first).
+        When no item could be judged the check is skipped. Raises :class:`PartlyFailed` or
+        :class:`CheckSkipped`; returns when every item passes.
+        """
+        items = list(items)
+        verdicts: dict[str, str] = {}
+        messages: list[str] = []
+        for item in items:
+            blocked = [d for d in (needs or {}).get(item, ())
+                       if self.outcome_of(d) not in (None, Outcome.PASSED)]
+            if blocked:
+                titles = ", ".join(f"'{self._results[f'{self.part.name}.{d}'].title}'" for d in blocked)
+                verdicts[item] = "skipped"
+                messages.append(f"{item}: not judged; fix {titles} first (this builds on it).")
+                continue
+            try:
+                body(item)
+            except (CheckFailed, StudentCodeError) as exc:
+                verdicts[item] = "failed"
+                text = str(exc)
+                messages.append(text if text.startswith(item) else f"{item}: {text}")
+            else:
+                verdicts[item] = "passed"
+        if all(v == "passed" for v in verdicts.values()):
+            return
+        if all(v == "skipped" for v in verdicts.values()):
+            raise CheckSkipped("Not run: " + " ".join(messages), items=verdicts)
+        passed = sum(v == "passed" for v in verdicts.values())
+        header = f"{passed} of {len(items)} judged here pass; each earns its share of the points." if passed else ""
+        raise PartlyFailed("\n".join(([header] if header else []) + messages), fraction=passed / len(items),
+                           items=verdicts)
+
     def close(self) -> None:
         for s in self._sessions:
             s.close()
@@ -243,9 +291,18 @@ def run_check(check: Check, ctx: Context) -> CheckResult:
         result.outcome = Outcome.PASSED
         result.score = check.weight
         result.message = "Passed."
+    except PartlyFailed as exc:
+        result.outcome = Outcome.FAILED
+        result.message = str(exc)
+        result.items = dict(exc.items)
+        result.score = round(check.weight * min(max(exc.fraction, 0.0), 1.0), 4)
     except (CheckFailed, StudentCodeError) as exc:
         result.outcome = Outcome.FAILED
         result.message = str(exc)
+    except CheckSkipped as exc:
+        result.outcome = Outcome.SKIPPED
+        result.message = str(exc)
+        result.items = dict(exc.items)
     except DataNotFoundError as exc:
         result.outcome = Outcome.ERROR
         result.message = ("This check needs a dataset the autograder could not find; it is not your fault and "
@@ -389,7 +446,7 @@ def run(checks: list[Check], files: dict[str, PartFiles], options: GradingOption
                                       staff_message=sandbox_errors[check.part], visibility=check.visibility,
                                       tags=check.tags)
                 else:
-                    ctx = Context(check, part, pf, sandboxes[check.part], options, deadline, shared)
+                    ctx = Context(check, part, pf, sandboxes[check.part], options, deadline, shared, by_key)
                     res = run_check(check, ctx)
             by_key[check.key] = res
             out.checks.append(res)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from grader import wire
+from grader import hints, wire
 from grader.sandbox_child import GPU_ENVIRONMENT
 from grader.errors import (
     SandboxUnavailable,
@@ -315,6 +315,7 @@ class StudentSession:
         self._dead_reason: str | None = None
         self._workdir: Path | None = None
         self.deadline: float | None = None  # monotonic time after which no call may run
+        self.grading_device = "gpu" if limits.gpu else "cpu"  # named in hints about device mistakes
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -538,7 +539,7 @@ class StudentSession:
             raise StudentCrash(f"{what}: your code {msg}", output=self.output)
         try:
             reply = wire.from_wire(wire.loads(data))
-        except wire.FrameTooLarge as exc:
+        except (wire.FrameTooLarge, wire.ReplyTooLarge) as exc:
             self._kill()
             self._dead_reason = "was stopped after returning too much data."
             raise StudentCrash(f"{what} returned too much data ({exc}).", output=self.output) from None
@@ -653,20 +654,24 @@ class StudentSession:
         if etype == "NotImplementedError":
             return StudentException(f"{what}: not implemented yet (it raised NotImplementedError: {msg}).",
                                     exc_type=etype, traceback=tb, output=self.output)
-        return StudentException(f"{what} raised {etype}: {msg}\n{tb}", exc_type=etype, traceback=tb,
-                                output=self.output)
+        hint = hints.device_or_dtype_hint(msg, tb, grading_device=self.grading_device)
+        return StudentException(f"{what} raised {etype}: {msg}\n{tb}" + (f"\n{hint}" if hint else ""),
+                                exc_type=etype, traceback=tb, output=self.output)
 
     def call(self, func: str, *args: Any, timeout: float | None = None, seed: int | None = None,
-             repeat: int = 1, want_value: bool = True, staged: str | None = None, **kwargs: Any) -> Any:
+             repeat: int = 1, want_value: bool = True, staged: str | None = None, offset: int = 0,
+             keep: bool = False, **kwargs: Any) -> Any:
         """Call ``module.func(*args, **kwargs)`` in the child; returns plain data (see grader.wire).
 
         With ``staged``, the positional arguments are the ones put in the child by :meth:`stage`
-        under that name, and the child waits for their device's queued work before replying.
+        under that name, and the child waits for their device's queued work before replying. For
+        argument sets staged with :meth:`stage_sets`, repetition i uses set ``offset + i`` (modulo
+        their number). With ``keep``, the child keeps every repetition's result for :meth:`kept`.
         """
         if staged is not None and args:
             raise ValueError("a call on staged arguments takes no other positional arguments")
         msg = {"op": "call", "func": func, "seed": self.seed if seed is None else seed, "repeat": repeat,
-               "want_value": want_value, "staged": staged}
+               "want_value": want_value, "staged": staged, "offset": offset, "keep": keep}
         return self._invoke(msg, args, kwargs, timeout or self.limits.call_timeout, f"{func}()")["value"]
 
     def probe(self, name: str, *args: Any, timeout: float | None = None, seed: int | None = None,
@@ -735,6 +740,49 @@ class StudentSession:
         """
         msg = {"op": "stage", "name": name, "device": device, "args": wire.encode_args(args, None), "seed": self.seed}
         return str(self._request(msg, timeout or self.limits.call_timeout, f"putting the inputs on {device}")["value"])
+
+    def memory_growth(self, func: str, *, staged: str, timeout: float | None = None) -> float | None:
+        """Bytes by which the worker's resident memory peaks above its level before one call of
+        ``func`` on the first ``staged`` argument set: the size of what the call builds in between.
+        Read by the parent from the kernel (the peak is reset first); None where it cannot be read."""
+        pid = self._worker_pid
+        if pid is None:
+            return None
+
+        def field(name: str) -> int | None:
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    for line in f:
+                        if line.startswith(name):
+                            return int(line.split()[1]) * 1024
+            except (OSError, ValueError, IndexError):
+                return None
+            return None
+
+        try:
+            with open(f"/proc/{pid}/clear_refs", "w") as f:
+                f.write("5")  # resets VmHWM to the current resident size
+        except OSError:
+            return None
+        before = field("VmRSS:")
+        self.call(func, staged=staged, want_value=False, timeout=timeout)
+        peak = field("VmHWM:")
+        if before is None or peak is None:
+            return None
+        return float(max(0, peak - before))
+
+    def stage_sets(self, name: str, sets: Sequence[tuple], *, device: str = "cpu",
+                   timeout: float | None = None) -> str:
+        """Put several argument sets in the child under ``name``: timed calls on them use a fresh set
+        for each repetition (see :meth:`call`), so a cache keyed on the inputs gains nothing."""
+        msg = {"op": "stage", "name": name, "device": device, "sets": True,
+               "args": [wire.encode_args(tuple(a), None) for a in sets], "seed": self.seed}
+        return str(self._request(msg, timeout or self.limits.call_timeout, f"putting the inputs on {device}")["value"])
+
+    def kept(self, what: str, *, timeout: float | None = None) -> list:
+        """The results of the last call made with ``keep=True``, one per repetition (untimed)."""
+        value = self._request({"op": "kept"}, timeout or self.limits.call_timeout, what)["value"]
+        return list(value) if isinstance(value, (list, tuple)) else []
 
     def timed_call(self, func: str, *args: Any, repeat: int = 1, timeout: float | None = None,
                    staged: str | None = None, clock: str = "cpu", **kwargs: Any) -> float:

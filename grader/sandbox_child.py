@@ -729,6 +729,8 @@ def _serve(conn: socket.socket, request: dict) -> None:
     import grader.probes
 
     staged: dict[str, tuple[tuple, Any]] = {}  # name -> (arguments already on their device, device)
+    staged_sets: set[str] = set()  # staged names that hold several argument sets
+    kept: list[Any] = []  # results of the last timed call made with keep=True
     lock = threading.Lock()  # the connection, shared with the stand-ins of the grader's functions
     while True:
         fds: list[int] = []
@@ -748,15 +750,31 @@ def _serve(conn: socket.socket, request: dict) -> None:
                     if fd >= 0:
                         os.close(fd)
             device = None
+            sets: list | None = None  # argument sets: repetition i uses set (offset + i) mod len(sets)
             if msg.get("staged") is not None:
                 args, device = staged[str(msg["staged"])]
+                if str(msg["staged"]) in staged_sets:
+                    sets, args = list(args), ()
             if op == "stage":
                 device = _device(str(msg["device"]))
-                staged[str(msg["name"])] = (_to_device(tuple(args), device), device)
+                name = str(msg["name"])
+                if msg.get("sets"):
+                    staged[name] = (tuple(_to_device(tuple(a), device) for a in args), device)
+                    staged_sets.add(name)
+                else:
+                    staged[name] = (_to_device(tuple(args), device), device)
+                    staged_sets.discard(name)
                 _synchronize(device)
                 _flush()
                 with lock:
                     _send(conn, {"ok": True, "value": str(device)})
+                continue
+            if op == "kept":
+                value = wire.to_wire(kept)
+                kept = []
+                _flush()
+                with lock:
+                    _send(conn, {"ok": True, "value": value})
                 continue
             fn: Callable[..., Any]
             if op == "call":
@@ -773,10 +791,18 @@ def _serve(conn: socket.socket, request: dict) -> None:
             else:
                 raise ValueError(f"unknown operation {op!r}")
             repeat = int(msg.get("repeat", 1))
+            keep = bool(msg.get("keep"))
+            offset = int(msg.get("offset", 0))
             result = None
+            kept = []
             t0 = time.process_time()
-            for _ in range(repeat):
-                result = fn(*args, **kwargs)
+            for i in range(repeat):
+                if sets is not None:
+                    result = fn(*sets[(offset + i) % len(sets)], **kwargs)
+                else:
+                    result = fn(*args, **kwargs)
+                if keep:
+                    kept.append(result)  # a reference only: read back by a later, untimed "kept" request
             if device is not None:
                 _synchronize(device)  # queued device work belongs to the call being timed
             elapsed = time.process_time() - t0

@@ -15,9 +15,10 @@ import mmap
 import os
 import socket
 import struct
+import sys
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import torch
@@ -38,6 +39,15 @@ class Opaque:
 
     def __str__(self) -> str:
         return f"{self.type_name} ({self.summary})" if self.summary else self.type_name
+
+
+@dataclass(frozen=True)
+class NumpyArray(Opaque):
+    """A numeric numpy array the student returned. Checks that need a tensor treat it as Opaque
+    ("return a torch.Tensor"); checks where any array-like will do (a search grid) read
+    ``tensor``, its values as a CPU tensor."""
+
+    tensor: torch.Tensor = field(default_factory=lambda: torch.zeros(0), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -258,11 +268,38 @@ def _plain_tensor(t: Any) -> torch.Tensor | None:
 
 
 def compact(t: torch.Tensor) -> torch.Tensor:
-    """``t`` alone: torch.save writes a view's whole storage, so views of big tensors are copied."""
+    """``t`` alone: torch.save writes a view's whole storage, so views of big tensors are copied,
+    and so are expanded views (zero strides), which the parent refuses as they are."""
     t = t.detach()
-    if t.layout == torch.strided and t.untyped_storage().nbytes() > t.numel() * t.element_size():
-        return t.clone()
+    if t.layout == torch.strided and (t.untyped_storage().nbytes() != t.numel() * t.element_size()
+                                      or not _fits_storage(t)):
+        return t.clone(memory_format=torch.contiguous_format)
     return t
+
+
+_NUMPY_MAX_ELEMENTS = 50_000_000
+
+
+def _numpy_to_wire(value: Any) -> Any:
+    """numpy values students return where a number or an array-like is fine: scalars become Python
+    numbers, numeric arrays a marked tensor (``NumpyArray`` in the parent); None for anything else.
+    Only numpy's own exact types are read (a subclass could run code)."""
+    np = sys.modules.get("numpy")
+    if np is None:
+        return None
+    t = type(value)
+    if t in (np.bool_,):
+        return bool(value)
+    if t in (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64):
+        return int(value)
+    if t in (np.float16, np.float32, np.float64):
+        return float(value)
+    if t is np.ndarray and value.dtype.kind in "biuf" and value.size <= _NUMPY_MAX_ELEMENTS \
+            and value.dtype.name in ("bool", "int8", "int16", "int32", "int64", "uint8", "float16", "float32",
+                                     "float64"):
+        return {"__numpy__": torch.from_numpy(np.ascontiguousarray(value).copy()),
+                "summary": f"shape {tuple(value.shape)}, dtype {value.dtype.name}"}
+    return None
 
 
 def to_wire(value: Any, depth: int = 0) -> Any:
@@ -283,6 +320,9 @@ def to_wire(value: Any, depth: int = 0) -> Any:
         return {"__opaque__": f"tensor subclass {_type_name(value)}", "summary": summary}
     if t in _PLAIN:
         return value
+    numpy_value = _numpy_to_wire(value)
+    if numpy_value is not None:
+        return numpy_value
     if t in (list, tuple):
         if len(value) > _MAX_ITEMS:
             return {"__opaque__": _type_name(value), "summary": f"{len(value)} items (too many to send)"}
@@ -305,26 +345,81 @@ def to_wire(value: Any, depth: int = 0) -> Any:
     return {"__opaque__": _type_name(value), "summary": summary.strip(", ")}
 
 
-def from_wire(value: Any) -> Any:
-    """Parent side: restore Opaque markers after a ``weights_only`` load."""
-    t = type(value)
-    if isinstance(value, torch.Tensor):
-        # a hostile child controls what it sends: only dense tensors reach the checks
-        if _plain_tensor(value) is None:
-            return Opaque(_tensor_kind(value), _shape_summary(value))
-        return value
-    if t is dict:
-        if "__opaque__" in value:
-            return Opaque(str(value["__opaque__"]), str(value.get("summary", "")))
-        if "__dtype__" in value:
-            return Opaque("torch.dtype", str(value["__dtype__"]))
-        return {(k[len("__key__"):] if isinstance(k, str) and k.startswith("__key__") else k): from_wire(v)
-                for k, v in value.items()}
-    if t is list:
-        return [from_wire(v) for v in value]
-    if t is tuple:
-        return tuple(from_wire(v) for v in value)
-    return value
+class ReplyTooLarge(Exception):
+    """A reply whose decoded form would exceed the parent's budgets (nodes, depth, tensor bytes)."""
+
+
+MAX_REPLY_NODES = 200_000          # containers and values visited while decoding one reply
+MAX_REPLY_TENSOR_BYTES = 1 << 30   # bytes of tensor data one reply may reference, counted per reference
+
+
+def from_wire(value: Any, *, max_nodes: int = MAX_REPLY_NODES,
+              max_tensor_bytes: int = MAX_REPLY_TENSOR_BYTES) -> Any:
+    """Parent side: restore Opaque markers after a ``weights_only`` load.
+
+    A hostile child controls the bytes: a small pickle can hold shared references that a walk
+    would expand into an exponential tree, or a tensor whose strides repeat four bytes a billion
+    times. Decoding is bounded: at most ``max_nodes`` values and ``_MAX_DEPTH`` levels, and at most
+    ``max_tensor_bytes`` of tensor data counted every time a tensor is referenced; beyond that
+    :class:`ReplyTooLarge`. A tensor that claims more elements than its storage holds (zero or
+    overlapping strides) arrives as an :class:`Opaque` description, never as data to compute on.
+    """
+    budget = [max_nodes, max_tensor_bytes]
+
+    def walk(v: Any, depth: int) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise ReplyTooLarge(f"more than {max_nodes} values")
+        if depth > _MAX_DEPTH + 2:
+            raise ReplyTooLarge(f"nested more than {_MAX_DEPTH} levels deep")
+        t = type(v)
+        if isinstance(v, torch.Tensor):
+            if _plain_tensor(v) is None or not _fits_storage(v):
+                return Opaque(_tensor_kind(v), _shape_summary(v))
+            budget[1] -= v.numel() * v.element_size()
+            if budget[1] < 0:
+                raise ReplyTooLarge(f"more than {max_tensor_bytes >> 20} MB of tensor data")
+            return v
+        if t is dict:
+            if "__opaque__" in v:
+                return Opaque(str(v["__opaque__"])[:200], str(v.get("summary", ""))[:200])
+            if "__dtype__" in v:
+                return Opaque("torch.dtype", str(v["__dtype__"])[:100])
+            if "__numpy__" in v and isinstance(v["__numpy__"], torch.Tensor):
+                arr = walk(v["__numpy__"], depth + 1)
+                if isinstance(arr, torch.Tensor):
+                    return NumpyArray("numpy.ndarray", str(v.get("summary", ""))[:200], arr)
+                return arr
+            return {(k[len("__key__"):] if isinstance(k, str) and k.startswith("__key__") else k): walk(x, depth + 1)
+                    for k, x in v.items()}
+        if t is list:
+            return [walk(x, depth + 1) for x in v]
+        if t is tuple:
+            return tuple(walk(x, depth + 1) for x in v)
+        return v
+
+    return walk(value, 0)
+
+
+def _fits_storage(t: torch.Tensor) -> bool:
+    """Every element of ``t`` has its own bytes in its storage (no expanded or overlapping strides)."""
+    try:
+        if t.numel() <= 1:
+            return True
+        if any(st <= 0 for st, sz in zip(t.stride(), t.shape) if sz > 1):
+            return False
+        extent = 1 + sum((sz - 1) * st for st, sz in zip(t.stride(), t.shape))
+        if t.numel() > extent or (t.storage_offset() + extent) * t.element_size() > t.untyped_storage().nbytes():
+            return False
+        # distinct elements: with strides sorted, each must step over everything below it
+        span = 1
+        for st, sz in sorted((st, sz) for st, sz in zip(t.stride(), t.shape) if sz > 1):
+            if st < span:
+                return False
+            span = st * sz
+        return True
+    except Exception:  # noqa: BLE001
+        return False
 
 
 def encode_args(value: Any, fds: list[int] | None = None, callbacks: list[Any] | None = None) -> Any:
@@ -361,20 +456,46 @@ def dumps(obj: Any) -> bytes:
 MAX_PICKLE = 8 * 1024 * 1024  # the non-tensor part of a frame: containers, numbers, strings
 
 
+def check_archive(source: bytes | str | os.PathLike, *, max_bytes: int, max_pickle: int = MAX_PICKLE) -> None:
+    """Refuse a ``torch.save`` archive that would inflate when read: every entry must be stored
+    uncompressed (as ``torch.save`` writes them), so what is read is what is on disk, and the
+    entries' sizes must add up to at most ``max_bytes`` (the pickled structure to ``max_pickle``).
+    Raises ValueError for what is not such an archive, FrameTooLarge for one too large."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError) as exc:
+        raise ValueError(f"not a torch.save archive ({exc})") from None
+    packed = [i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED]
+    if packed:
+        raise FrameTooLarge(f"compressed entries ({packed[0]}), which torch.save never writes")
+    pickled = sum(i.file_size for i in infos if i.filename.endswith(".pkl"))
+    if pickled > max_pickle:
+        raise FrameTooLarge(f"{pickled} bytes of nested containers")
+    total = sum(i.file_size for i in infos)
+    if total > max_bytes:
+        raise FrameTooLarge(f"{total} bytes once read (at most {max_bytes} allowed)")
+
+
 def loads(data: bytes, max_pickle: int = MAX_PICKLE) -> Any:
     """Read a frame with ``weights_only`` (data only, never code).
 
     The pickled structure around the tensors is bounded too: a hostile child could
-    otherwise pack millions of small items in a frame and blow up the reader's memory.
+    otherwise pack millions of small items in a frame and blow up the reader's memory;
+    and no entry may be compressed, so a frame never inflates beyond its own size.
     """
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            pickled = sum(i.file_size for i in zf.infolist() if i.filename.endswith(".pkl"))
-    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
-        raise ValueError(f"not a torch.save archive ({exc})") from None
-    if pickled > max_pickle:
-        raise FrameTooLarge(f"{pickled} bytes of nested containers")
+    check_archive(data, max_bytes=len(data), max_pickle=max_pickle)
     return torch.load(io.BytesIO(data), weights_only=True, map_location=None)
+
+
+def load_saved_model(path: str | os.PathLike, *, max_bytes: int) -> Any:
+    """A student's saved ``.pt`` file, read as data only and never larger in memory than on disk
+    (see :func:`check_archive`; ``max_bytes`` bounds the file itself)."""
+    size = os.path.getsize(path)
+    if size > max_bytes:
+        raise FrameTooLarge(f"{size} bytes (at most {max_bytes} allowed)")
+    check_archive(path, max_bytes=max_bytes)
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 MAX_FDS = 64  # file descriptors one frame may carry (Watched arguments)
