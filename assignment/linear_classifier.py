@@ -115,6 +115,12 @@ def svm_loss_vectorized(W, X, y, reg):
     - Speed matters: this function is timed against its two matrix products.
       Work in place on the (N, C) matrix where you can, and avoid building
       large temporary tensors (such as one-hot matrices) you do not need.
+
+    Allowed: any tensor operation, tensor utilities included
+    (torch.nn.functional.one_hot, torch.where, clamp, gather, scatter).
+    Not allowed, as they would do the graded work: autograd (.backward(),
+    torch.autograd, .grad), torch's loss functions (multi_margin_loss,
+    cross_entropy, ...) and torch.nn layers.
     """
     # TODO: implement this
     raise NotImplementedError("svm_loss_vectorized is not implemented yet")
@@ -152,6 +158,10 @@ def softmax_loss_naive(W, X, y, reg):
     Numeric stability: exp overflows for large scores. Subtract the maximum
     score of the example from all its scores before exponentiating; the
     probabilities do not change, and the loss stays finite for huge scores.
+    The grader checks this with every score moved by +-1000 (points); when the
+    correct class is itself about 1000 below the maximum, log(p_{y_i}) of an
+    underflowed probability is -inf, which the grader only notes (no points):
+    log p_{y_i} = (s_{y_i} - m) - log(sum_k exp(s_k - m)) stays finite.
     """
     # TODO: implement this
     raise NotImplementedError("softmax_loss_naive is not implemented yet")
@@ -184,6 +194,12 @@ def softmax_loss_vectorized(W, X, y, reg):
       classes with ``torch.arange(N, device=X.device)`` and ``y``.
     - Speed matters: this function is timed against its two matrix products.
       Work in place on the (N, C) matrix where you can.
+
+    Allowed: any tensor operation, tensor utilities included
+    (torch.nn.functional.one_hot, torch.softmax, torch.logsumexp, clamp,
+    where, gather, scatter). Not allowed, as they would do the graded work:
+    autograd (.backward(), torch.autograd, .grad), torch's loss functions
+    (cross_entropy, nll_loss, multi_margin_loss, ...) and torch.nn layers.
     """
     # TODO: implement this
     raise NotImplementedError("softmax_loss_vectorized is not implemented yet")

@@ -69,9 +69,9 @@ def grade_to_file(submission: Path, results_path: Path, *, parts: list[str] | No
         from grader.errors import SubmissionError
         from grader.registry import PARTS, load_checks
 
-        selected = load_checks(parts, public_only=public_only)
-        if checks:
-            selected = [c for c in selected if c.id in checks or c.key in checks]
+        from grader.registry import select_checks
+
+        selected = select_checks(load_checks(parts, public_only=public_only), checks)
         if not selected:
             raise ValueError(f"no checks match parts={parts} checks={checks}")
         part_objs = [PARTS[name] for name in dict.fromkeys(c.part for c in selected)]
@@ -142,6 +142,14 @@ def _progress(line: str) -> None:
 
 
 def grade(args: argparse.Namespace) -> int:
+    if args.checks:
+        from grader.registry import UnknownCheck, load_checks, select_checks
+
+        try:
+            select_checks(load_checks(args.part, public_only=args.public_only), args.checks)
+        except UnknownCheck as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     run = grade_to_file(args.submission, args.results, parts=args.part, checks=args.checks,
                         data_root=args.data_root, budget=args.budget, public_only=args.public_only,
                         progress=_progress, device=args.device)

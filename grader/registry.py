@@ -174,3 +174,26 @@ def _number_key(number: str) -> tuple:
     for piece in number.split("."):
         out.append((0, int(piece), "") if piece.isdigit() else (1, 0, piece))
     return tuple(out)
+
+
+class UnknownCheck(ValueError):
+    """A ``--check`` that names no check; the message lists the valid ones."""
+
+
+def select_checks(checks: list[Check], wanted: list[str] | None) -> list[Check]:
+    """The checks among ``checks`` named in ``wanted``: by the number the table prints ("1.20"), by id
+    ("one_param_set_contract") or by key ("linear_classifier.one_param_set_contract"). A name that
+    matches none raises :class:`UnknownCheck` listing every valid number and id."""
+    if not wanted:
+        return list(checks)
+    out, unknown = [], []
+    for name in wanted:
+        found = [c for c in checks if name in (c.number, c.id, c.key)]
+        if not found:
+            unknown.append(name)
+        out += [c for c in found if c not in out]
+    if unknown:
+        listing = "\n".join(f"  {c.number:<7} {c.id:<34} {c.title}" for c in checks)
+        raise UnknownCheck(f"no check is named {', '.join(map(repr, unknown))}. Valid checks (number, id, title):\n"
+                           + listing)
+    return [c for c in checks if c in out]

@@ -14,6 +14,7 @@ with a message written for the student.
 """
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import os
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from grader import hints, wire
+from grader import cpu_cgroup, hints, wire
 from grader.sandbox_child import GPU_ENVIRONMENT
 from grader.errors import (
     SandboxUnavailable,
@@ -222,6 +223,11 @@ class Zygote:
             self.pid = None
 
 
+@functools.lru_cache(maxsize=1)
+def _cgroup_root() -> tuple[Path, str] | None:
+    return cpu_cgroup.cgroup_root()
+
+
 class Sandbox:
     """A read-only copy of the student's code plus the zygote that serves sessions on it."""
 
@@ -247,6 +253,7 @@ class Sandbox:
             for name in files:
                 os.chmod(os.path.join(root, name), 0o644)
         self._imports: dict[str, _ImportOutcome] = {}
+        self._cpu_root = _cgroup_root()  # where sessions get a control group for CPU accounting, if anywhere
         self._owns_zygote = zygote is None
         self.zygote = zygote or Zygote(mode=mode, hidden_paths=self.hidden_paths)
 
@@ -315,6 +322,8 @@ class StudentSession:
         self._dead_reason: str | None = None
         self._workdir: Path | None = None
         self.deadline: float | None = None  # monotonic time after which no call may run
+        self._cpu_group: cpu_cgroup.SessionGroup | None = None  # the session's control group, if it has one
+        self._cpu_group_joined: bool | None = None  # whether the worker is in it (asked once, after start-up)
         self.grading_device = "gpu" if limits.gpu else "cpu"  # named in hints about device mistakes
 
     # -- lifecycle -----------------------------------------------------------------
@@ -336,6 +345,9 @@ class StudentSession:
             "hidden_paths": [str(p) for p in sb.hidden_paths], "tmp_bytes": lim.tmp_mb * 1024 * 1024,
             "gpu": lim.gpu,
         }
+        self._cpu_group = cpu_cgroup.SessionGroup.create(sb._cpu_root)
+        if self._cpu_group is not None:
+            request["cpu_cgroup"] = self._cpu_group.procs_file
         try:
             sb.zygote.spawn(request, [child_call.fileno(), out_w, status_w])
         finally:
@@ -396,6 +408,9 @@ class StudentSession:
             self._reader.join(timeout=5)
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
+        if self._cpu_group is not None:
+            self._cpu_group.remove()
+            self._cpu_group = None
 
     def __enter__(self) -> "StudentSession":
         return self
@@ -706,26 +721,46 @@ class StudentSession:
                     pass
         return pids
 
+    @property
+    def cpu_accounting(self) -> str:
+        """How :meth:`cpu_time` counts: "cgroup" (everything that ever ran in the session) or "proc"."""
+        if self._cpu_group is not None and self._cpu_group_joined is None and self._worker_pid is not None:
+            self._cpu_group_joined = self._cpu_group.has(self._worker_pid)
+        return "cgroup" if self._cpu_group is not None and self._cpu_group_joined else "proc"
+
     def cpu_time(self) -> float:
         """CPU seconds used so far by the student's processes, read from the kernel (trusted).
 
-        Every thread of every live process of the session counts, and so does the time of
-        the processes they have reaped: work handed to a helper process is not free.
+        With a control group (see :mod:`grader.cpu_cgroup`): everything that ever ran in the
+        session, exited threads, children reaped by nobody and grandchildren included. Without
+        one, from ``/proc``: every thread of every live process of the session, the time of the
+        threads that have exited (the thread group's own totals), and that of the processes they
+        have reaped: work handed to a helper is not free.
         """
+        if self.cpu_accounting == "cgroup":
+            assert self._cpu_group is not None
+            value = self._cpu_group.cpu_seconds()
+            if value is not None:
+                return value
         total = 0.0
         tick = os.sysconf("SC_CLK_TCK")
         for pid in self._session_pids():
             try:
                 # the namespace's init is the grader's; the orphans it reaps (below) are the student's
                 own = not (self.isolated and pid == self.pid)
+                live = 0.0
                 for tid in os.listdir(f"/proc/{pid}/task") if own else ():
                     try:
                         with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                            total += int(f.read().split()[0]) / 1e9
+                            live += int(f.read().split()[0]) / 1e9
                     except (OSError, ValueError, IndexError):
                         pass
                 with open(f"/proc/{pid}/stat") as f:
                     fields = f.read().rsplit(")", 1)[1].split()
+                # utime + stime of the thread group include its exited threads (in clock ticks); the live
+                # threads' nanosecond counters are finer: the larger of the two
+                group = (int(fields[11]) + int(fields[12])) / tick if own else 0.0
+                total += max(live, group)
                 total += (int(fields[13]) + int(fields[14])) / tick  # cutime + cstime: reaped children
             except (OSError, ValueError, IndexError):
                 pass

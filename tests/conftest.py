@@ -94,7 +94,20 @@ def assert_loses_exactly(g: Graded, checks, lost: set[str], phrase: str, *, firs
         assert phrase in g.output(first), (first, g.output(first))
     points = {k: t["max_score"] for k, t in by_check.items()}
     assert sum(points[k] for k in lost) > 0
-    assert g.score == pytest.approx(sum(points.values()) - sum(points[k] for k in lost))
+    assert g.score == pytest.approx(sum(points.values()) - sum(lost_points(by_check[k]) for k in lost))
+
+
+def lost_points(test: dict[str, Any]) -> float:
+    """The points a check that did not pass loses: all of them, or for a check that judges several
+    functions one by one (``extra_data.items``) exactly the shares of the items that did not pass."""
+    items = test.get("extra_data", {}).get("items")
+    if not items:
+        assert test["score"] == 0, test
+        return test["max_score"]
+    share = test["max_score"] / len(items)
+    assert any(v != "passed" for v in items.values()), test
+    assert test["score"] == pytest.approx(share * sum(v == "passed" for v in items.values())), test
+    return share * sum(v != "passed" for v in items.values())
 
 
 def write_submission(folder: Path, files: dict[str, str | bytes | Path]) -> Path:

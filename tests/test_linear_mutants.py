@@ -39,11 +39,10 @@ ACCURACY = ["svm_saved_model_accuracy", "softmax_saved_model_accuracy"]
 
 # checks skipped when a loss's data-term check fails (they depend on it)
 SVM_NAIVE_DEPENDENTS = {"svm_naive_regularisation", "svm_speedup"}
-SVM_VEC_DEPENDENTS = {"svm_vectorized_regularisation", "svm_vectorized_static", "svm_speedup", "losses_keep_dtype",
-                      "classifier_objects"}
+SVM_VEC_DEPENDENTS = {"svm_vectorized_regularisation", "svm_vectorized_static", "svm_speedup", "classifier_objects"}
 SOFTMAX_NAIVE_DEPENDENTS = {"softmax_naive_regularisation", "softmax_stability", "softmax_speedup"}
 SOFTMAX_VEC_DEPENDENTS = {"softmax_vectorized_regularisation", "softmax_stability", "softmax_vectorized_static",
-                          "softmax_speedup", "losses_keep_dtype", "classifier_objects"}
+                          "softmax_speedup", "classifier_objects"}
 
 # ----------------------------------------------------------------------------- anchors in the reference
 

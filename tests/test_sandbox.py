@@ -375,6 +375,88 @@ def test_cpu_time_is_measured_by_the_kernel_and_counts_helper_processes(sandbox)
     assert own > 0.01 and helper > 0.3 * own, (own, helper)
 
 
+ROUTES_OF_WORK = """
+    import os, signal, threading, time
+    from concurrent.futures import ThreadPoolExecutor
+
+    def busy(n):
+        x = 0
+        for i in range(n):
+            x += i
+        return x
+
+    def exited_thread(n):
+        t = threading.Thread(target=busy, args=(n,))
+        t.start()
+        t.join()
+
+    def thread_pool(n):
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(busy, [n // 2, n // 2]))
+
+    def waited_child(n):
+        pid = os.fork()
+        if pid == 0:
+            busy(n)
+            os._exit(0)
+        os.waitpid(pid, 0)
+
+    def auto_reaped_child(n):
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps it: its time goes to no parent
+        pid = os.fork()
+        if pid == 0:
+            busy(n)
+            os._exit(0)
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.01)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+
+    def grandchild(n):
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            if os.fork() == 0:  # double fork: the grandchild is nobody's to wait for
+                busy(n)
+                os.write(w, b"x")
+                os._exit(0)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        os.read(r, 1)
+        time.sleep(0.05)
+"""
+ROUTES = ("exited_thread", "thread_pool", "waited_child", "auto_reaped_child", "grandchild")
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_cpu_time_counts_work_whatever_route_it_takes(sandbox, route):
+    """Work done in a thread that has exited, a pool, a waited or auto-reaped child, or a grandchild
+    counts in the session's CPU time (with the session's control group, where there is one)."""
+    sb = sandbox(ROUTES_OF_WORK)
+    with sb.session("m") as s:
+        own = s.timed_call("busy", 3_000_000)
+        other = s.timed_call(route, 3_000_000)
+        accounting = s.cpu_accounting
+    if accounting == "proc" and route in ("auto_reaped_child",):
+        pytest.skip("without a control group an auto-reaped child's time is counted nowhere (docs/SECURITY.md)")
+    assert own > 0.02 and other > 0.6 * own, (accounting, own, other)
+
+
+def test_cpu_time_without_a_control_group_still_counts_exited_threads(sandbox, monkeypatch):
+    from grader import sandbox as sandbox_module
+
+    monkeypatch.setattr(sandbox_module, "_cgroup_root", lambda: None)
+    sb = sandbox(ROUTES_OF_WORK)
+    with sb.session("m") as s:
+        assert s.cpu_accounting == "proc"
+        own = s.timed_call("busy", 3_000_000)
+        other = s.timed_call("exited_thread", 3_000_000)
+    assert own > 0.02 and other > 0.6 * own, (own, other)
+
+
 def _heartbeat_stops(path: Path) -> bool:
     deadline = time.monotonic() + 5
     while not path.exists() and time.monotonic() < deadline:

@@ -66,9 +66,14 @@ KNN_K = 10
 # The full profile trains on the same number of images (a subset), so the same floor is documented.
 KNN_FLOOR = {"sample": 0.30, "full": 0.30}
 KNN_MARGIN = 0.05
-# Forward pass over 256 images: at most this many times the reference encoder's CPU time (+ slack).
-SPEED_FACTOR = 15.0
+# Forward pass over 256 images: at most this many times the reference encoder's CPU time (+ slack). The
+# docstring promises "well under a second on one CPU core": the reference takes 10-12 ms here, so the
+# limit sits near 0.5 s, and a textbook 32/64/64 conv + max-pool encoder (about 0.2 s) passes with room.
+# A time within BAND of the limit is measured again (up to SPEED_MAX_ROUNDS rounds, both encoders in
+# every round) before a decision, so noise does not flip the verdict between runs.
+SPEED_FACTOR = 40.0
 SPEED_SLACK = 0.02
+SPEED_MIN_ROUNDS, SPEED_MAX_ROUNDS, SPEED_BAND = 3, 12, 1.3
 PROBE_FLOOR = 0.85  # linear probe accuracy on well-separated Gaussian clusters (reference: about 0.99)
 
 
@@ -422,18 +427,28 @@ def encoder_speed(ctx):
     repeat = 3
     with ctx.student() as s:
         s.probe("metric_learning.encoder_forward_repeat", X, 1, timeout=ctx.timeout(60), what="Encoder()(X)")
-        samples = []
-        for _ in range(2):
+        times: list[float] = []
+        refs: list[float] = []
+        ratios: list[float] = []  # t / limit in each round: above 1 fails
+
+        def one_round() -> None:
             before = s.cpu_time()
             s.probe("metric_learning.encoder_forward_repeat", X, repeat, timeout=ctx.timeout(60),
                     what="Encoder()(X)")
-            samples.append((s.cpu_time() - before) / repeat)
-    t = min(samples)
-    t_ref = _reference_forward_cpu(ctx.reference, X)
+            times.append((s.cpu_time() - before) / repeat)
+            refs.append(_reference_forward_cpu(ctx.reference, X, runs=3))
+            ratios.append(times[-1] / (SPEED_FACTOR * refs[-1] + SPEED_SLACK))
+
+        for _ in range(SPEED_MIN_ROUNDS):
+            one_round()
+        while (len(ratios) < SPEED_MAX_ROUNDS and 1 / SPEED_BAND <= statistics.median(ratios) <= SPEED_BAND
+               and ctx.remaining() > 20):
+            one_round()
+    t, t_ref = statistics.median(times), statistics.median(refs)
     limit = SPEED_FACTOR * t_ref + SPEED_SLACK
-    ctx.note(f"Forward pass over 256 images (CPU time, one thread): {t * 1e3:.1f} ms; reference {t_ref * 1e3:.1f} ms; "
-             f"limit {limit * 1e3:.0f} ms.")
-    if t > limit:
+    ctx.note(f"Forward pass over 256 images (CPU time, one thread, median of {len(times)} rounds): {t * 1e3:.1f} ms; "
+             f"reference {t_ref * 1e3:.1f} ms; limit {limit * 1e3:.0f} ms.")
+    if statistics.median(ratios) > 1.0:
         raise CheckFailed(f"Encoder()(X) takes {t * 1e3:.0f} ms of CPU time for 256 images, over the budget of "
                           f"{limit * 1e3:.0f} ms ({SPEED_FACTOR:g}x the reference's {t_ref * 1e3:.1f} ms). The grader "
                           "trains your encoder for hundreds of steps: downsample early (stride 2 or pooling) and "

@@ -1,0 +1,42 @@
+"""Independent correct implementations, written from the student docstrings alone, get full marks.
+
+``tests/corpus/<part>/*.py`` holds complete student modules in the styles real students use
+(each file's docstring names its idioms): float32 accumulation, tensors or Python numbers
+returned, numpy where allowed, one_hot / where / masks / indexing, other loop orders, max-shift
+or log-sum-exp, grids as lists, tuples, numpy arrays or tensors, randint or randperm. None was
+derived from ``solutions/``. A check that fails one of them fails the way a course teaches: a
+bug in the check. Part 1's saved models are the reference's (they are graded by their
+accuracy, not by the code that made them).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import assert_full_marks
+
+CORPUS = Path(__file__).resolve().parent / "corpus"
+FILES = sorted(CORPUS.glob("*/*.py"))
+
+
+def test_the_corpus_covers_every_part_in_several_styles():
+    per_part: dict[str, int] = {}
+    for f in FILES:
+        per_part[f.parent.name] = per_part.get(f.parent.name, 0) + 1
+    assert per_part.get("linear_classifier", 0) >= 5, per_part
+    for part in ("metric_learning", "neural_net", "binary_svm"):
+        assert per_part.get(part, 0) >= 3, per_part
+    for f in FILES:
+        head = f.read_text().lstrip()
+        assert head.startswith(('"""', "'''", "#")), f"{f.name} must say which styles it uses"
+
+
+@pytest.mark.parametrize("path", FILES, ids=[f"{f.parent.name}/{f.stem}" for f in FILES])
+def test_independent_correct_implementation_gets_full_marks(path: Path, grade, reference_models):
+    part = path.parent.name
+    files: dict[str, str | bytes | Path] = {f"{part}.py": path.read_text()}
+    if part == "linear_classifier":
+        files.update(reference_models)
+    g = grade(files, parts=[part])
+    assert_full_marks(g)
