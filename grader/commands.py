@@ -15,11 +15,30 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 METADATA = Path("/autograder/submission_metadata.json")
 
 
+# What student code may read in the grader's own folder: the package it imports (minus its hidden
+# checks) and a virtual environment kept there. Everything else beside them (the reference, tests and
+# their corpus of correct implementations, .git with the whole history, build and dist folders with
+# copies of the package and autograder zips, *.egg-info) is hidden from the unprivileged user.
+_READABLE_IN_CHECKOUT = {"grader", ".venv", "venv", "env", "README.md", "pyproject.toml", "LICENSE",
+                         "assignment"}
+
+
 def hidden_paths() -> list[Path]:
-    """Paths student code must never read: the reference, the hidden checks, Gradescope metadata."""
+    """Paths student code must never read: the reference, the hidden checks, every other copy of
+    them in the grader's folder (git history, builds, tests), cached reference outputs, Gradescope
+    metadata. As root the sandbox makes each unreadable by other users before any student code
+    runs (``grader.sandbox.protect``), and refuses to run where it cannot."""
+    from grader.demo import cache_root
     from grader.runner import solutions_dir
 
-    return [p for p in (solutions_dir(), REPO_ROOT / "grader" / "checks", METADATA) if p.exists()]
+    paths = [solutions_dir(), REPO_ROOT / "grader" / "checks", METADATA, cache_root()]
+    if (REPO_ROOT / "grader").is_dir() and (REPO_ROOT / "pyproject.toml").is_file():  # a checkout, not site-packages
+        venv = Path(sys.prefix).resolve()
+        for entry in sorted(REPO_ROOT.iterdir()):
+            if entry.name in _READABLE_IN_CHECKOUT or venv == entry.resolve() or entry.resolve() in venv.parents:
+                continue
+            paths.append(entry)
+    return list(dict.fromkeys(p for p in paths if p.exists()))
 
 
 def _data_lines(parts: list, data_root: Path | None) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from enum import Enum
@@ -128,8 +129,30 @@ def validate(doc: dict[str, Any]) -> None:
     jsonschema.validate(doc, schema())
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(value: Any) -> Any:
+    """``value`` with every string made encodable as UTF-8: text from student code may hold lone
+    surrogates (from a bytes decode with surrogateescape, say), which strict JSON parsers refuse.
+    Each such code point becomes U+FFFD; dict keys are cleaned too."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {clean_text(k): clean_text(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_text(v) for v in value]
+    return value
+
+
 def write_json(doc: dict[str, Any], path: Path) -> None:
-    """Validate, then write atomically (temporary file in the same folder, then rename)."""
+    """Validate, then write atomically (temporary file in the same folder, then rename). Every string
+    is UTF-8 clean first (see :func:`clean_text`), so the file always decodes as strict UTF-8 JSON."""
+    doc = clean_text(doc)
     validate(doc)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

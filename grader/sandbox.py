@@ -120,8 +120,17 @@ def protect(paths: list[Path]) -> list[Path]:
         except OSError:
             continue
         if st.st_mode & 0o077:
-            os.chmod(path, stat.S_IMODE(st.st_mode) & 0o700)
+            try:
+                os.chmod(path, stat.S_IMODE(st.st_mode) & 0o700)
+            except OSError as exc:
+                raise SandboxUnavailable(
+                    f"{path} holds hidden material (the reference, hidden checks or a copy of them) and other "
+                    f"users can read it, but the grader cannot change that ({exc.strerror}). Make it unreadable "
+                    f"to others (chmod 700 {path}) or move it away before grading.") from None
             changed.append(path)
+        if path.stat().st_mode & 0o077:
+            raise SandboxUnavailable(f"{path} is still readable by other users after chmod; refusing to run "
+                                     "student code next to it.")
     return changed
 
 

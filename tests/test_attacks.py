@@ -278,6 +278,22 @@ def test_read_hidden_files(box, monkeypatch):
     assert stat.S_IMODE(metadata.stat().st_mode) & 0o077 == 0  # the grader locked it before running code
 
 
+def test_read_hidden_copies_beside_the_grader(box):
+    """The checkout the grader runs from holds the reference in many forms (git history, tests, builds):
+    none of it is readable by the unprivileged user that runs student code."""
+    targets = [REPO / ".git" / "HEAD", REPO / "tests" / "test_corpus.py", REPO / "tests" / "conftest.py",
+               SOLUTIONS / "linear_classifier.py", REPO / "grader" / "checks" / "linear_classifier.py",
+               REPO / "bench" / "speed_checks.py"]
+    targets += sorted((REPO / "tests" / "corpus" / "linear_classifier").glob("*.py"))[:2]
+    targets += sorted(REPO.glob("*.egg-info/*"))[:1]
+    assert all(t.is_file() for t in targets), targets  # the checkout has them: the attack looks in the right places
+    g = grade_attack(box, attack("read-hidden-copies", REPO=str(REPO), PATHS=repr([str(t) for t in targets])),
+                     [S], limits=SHARED_TMP)
+    expect(g, passed=(S,))
+    printed = g.output(S)
+    assert "snooping done" in printed and "LEAKED" not in printed, printed
+
+
 def test_import_grader_package_and_call_it(box):
     target = box / "results" / "results.json"
     g = grade_attack(box, attack("import-grader-package", RESULTS=str(target)), [S], limits=SHARED_TMP)
