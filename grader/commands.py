@@ -5,6 +5,7 @@ import argparse
 import os
 import shutil
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -95,6 +96,7 @@ def grade_to_file(submission: Path, results_path: Path, *, parts: list[str] | No
             raise ValueError(f"no checks match parts={parts} checks={checks}")
         part_objs = [PARTS[name] for name in dict.fromkeys(c.part for c in selected)]
         scratch = runner.scratch_dir()
+        intake_started = time.monotonic()
         try:
             files = intake.collect(submission, part_objs, scratch)
         except SubmissionError as exc:
@@ -107,6 +109,7 @@ def grade_to_file(submission: Path, results_path: Path, *, parts: list[str] | No
         options = runner.GradingOptions(data_root=data_root, progress=progress, device=device)
         if budget:
             options.budget = budget
+        options.budget = max(1.0, options.budget - (time.monotonic() - intake_started))  # intake is part of the run
         if limits is not None:
             options.limits = limits
         run = runner.run(selected, files, options, hidden_paths=hidden, zygote=zygote)

@@ -684,18 +684,19 @@ class StudentSession:
 
     def call(self, func: str, *args: Any, timeout: float | None = None, seed: int | None = None,
              repeat: int = 1, want_value: bool = True, staged: str | None = None, offset: int = 0,
-             keep: bool = False, **kwargs: Any) -> Any:
+             keep: bool = False, grad: bool = True, **kwargs: Any) -> Any:
         """Call ``module.func(*args, **kwargs)`` in the child; returns plain data (see grader.wire).
 
         With ``staged``, the positional arguments are the ones put in the child by :meth:`stage`
         under that name, and the child waits for their device's queued work before replying. For
         argument sets staged with :meth:`stage_sets`, repetition i uses set ``offset + i`` (modulo
         their number). With ``keep``, the child keeps every repetition's result for :meth:`kept`.
+        With ``grad=False`` the call runs under ``torch.no_grad()`` (for parts that forbid autograd).
         """
         if staged is not None and args:
             raise ValueError("a call on staged arguments takes no other positional arguments")
         msg = {"op": "call", "func": func, "seed": self.seed if seed is None else seed, "repeat": repeat,
-               "want_value": want_value, "staged": staged, "offset": offset, "keep": keep}
+               "want_value": want_value, "staged": staged, "offset": offset, "keep": keep, "grad": grad}
         return self._invoke(msg, args, kwargs, timeout or self.limits.call_timeout, f"{func}()")["value"]
 
     def probe(self, name: str, *args: Any, timeout: float | None = None, seed: int | None = None,

@@ -18,6 +18,7 @@ Nothing here decides a score: the child only sends plain data back (see ``grader
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import gc
@@ -803,14 +804,18 @@ def _serve(conn: socket.socket, request: dict) -> None:
             offset = int(msg.get("offset", 0))
             result = None
             kept = []
+            import torch
+
+            grad = contextlib.nullcontext() if msg.get("grad", True) else torch.no_grad()
             t0 = time.process_time()
-            for i in range(repeat):
-                if sets is not None:
-                    result = fn(*sets[(offset + i) % len(sets)], **kwargs)
-                else:
-                    result = fn(*args, **kwargs)
-                if keep:
-                    kept.append(result)  # a reference only: read back by a later, untimed "kept" request
+            with grad:  # a part that forbids autograd calls with it off: a loss that needs it fails
+                for i in range(repeat):
+                    if sets is not None:
+                        result = fn(*sets[(offset + i) % len(sets)], **kwargs)
+                    else:
+                        result = fn(*args, **kwargs)
+                    if keep:
+                        kept.append(result)  # a reference only: read back by a later, untimed "kept" request
             if device is not None:
                 _synchronize(device)  # queued device work belongs to the call being timed
             elapsed = time.process_time() - t0

@@ -25,7 +25,8 @@ _LOOPS: dict[type[ast.stmt] | type[ast.expr], str] = {
 # imported by a computed name, the namespaces behind the names. A static check that reads the
 # source cannot vouch for a function that uses them, and no loss or activation needs them.
 _OPAQUE = ("exec", "eval", "compile", "__import__", "globals", "vars", "__builtins__", "builtins",
-           "importlib", "sys.modules", "operator.attrgetter", "operator.methodcaller")
+           "importlib", "sys.modules", "operator.attrgetter", "operator.methodcaller", ".__dict__", "__dict__",
+           ".__getattribute__", "object.__getattribute__", "inspect", "types.ModuleType")
 
 
 def _constant_getattr(node: ast.AST) -> tuple[ast.AST, str] | None:
@@ -55,6 +56,23 @@ def _dotted(node: ast.AST) -> str:
     return ".".join(reversed(parts))
 
 
+def _hides_objects(value: ast.AST) -> bool:
+    """Whether a module-level binding holds objects a reader cannot name: an item of a container
+    (``tools[0]``), a container of anything but constants (``[torch.autograd]``), or a namespace's
+    ``__dict__``. Constants and plain dotted paths (resolved as aliases) are readable."""
+    for node in ast.walk(value):
+        if isinstance(node, ast.Subscript) and not isinstance(node.value, ast.Constant):
+            return True
+        if isinstance(node, ast.Attribute) and node.attr in ("__dict__", "__getattribute__"):
+            return True
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set, ast.Dict)):
+            elements = list(node.elts) if not isinstance(node, ast.Dict) else list(node.values)
+            if any(not isinstance(e, (ast.Constant, ast.List, ast.Tuple, ast.Set, ast.Dict, ast.UnaryOp))
+                   for e in elements):
+                return True
+    return False
+
+
 def opaque_message(findings: list[Finding]) -> str:
     """What a student reads when a checked function hides code from the static checks."""
     return (f"The grader checks this code by reading it, but it {findings[0]}, which runs or reaches code "
@@ -69,10 +87,13 @@ class Module:
         self.source = source
         try:
             self.tree: ast.Module | None = ast.parse(source)
-        except SyntaxError:
+        except (SyntaxError, RecursionError, MemoryError, ValueError):  # nested too deeply counts as unparsable
             self.tree = None
         self.functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
         self.aliases: dict[str, str] = {}
+        # module-level names bound to what a reader cannot resolve to a path: a container holding
+        # objects, an item taken out of one, a namespace's __dict__ (name -> line of the binding)
+        self.hidden_bindings: dict[str, int] = {}
         if self.tree is None:
             return
         for node in self.tree.body:
@@ -92,6 +113,13 @@ class Module:
                   and _dotted(node.value)):
                 # F = torch.nn.functional, ce = getattr(F, "cross_entropy"): module-level names for module paths
                 self.aliases[node.targets[0].id] = self._resolve(_dotted(node.value))
+            if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and node.value is not None \
+                    and _hides_objects(node.value):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    for name_node in ast.walk(target):
+                        if isinstance(name_node, ast.Name):
+                            self.hidden_bindings[name_node.id] = node.lineno
 
     def _resolve(self, dotted: str) -> str:
         head, _, rest = dotted.partition(".")
@@ -146,6 +174,9 @@ class Module:
         out = self.calls_matching(name, _OPAQUE)
         for fn in self.reachable(name):
             for node in ast.walk(self.functions[fn]):
+                if isinstance(node, ast.Name) and node.id in self.hidden_bindings:
+                    out.append(Finding(fn, node.lineno, f"uses {node.id}, bound at line {self.hidden_bindings[node.id]} "
+                                                         "to an object taken out of a container or a namespace"))
                 if (isinstance(node, ast.Call) and self._resolve(_dotted(node.func)) in ("getattr", "builtins.getattr")
                         and not (len(node.args) >= 2 and isinstance(node.args[1], ast.Constant))):
                     out.append(Finding(fn, node.lineno, "uses getattr with a name computed at run time"))

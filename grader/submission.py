@@ -22,6 +22,7 @@ from grader.errors import SubmissionError
 from grader.registry import Part
 
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
+MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024  # outputs (plots) included; the code cells are held to MAX_SOURCE_BYTES
 MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
 MAX_PICKLED_BYTES = 8 * 1024 * 1024  # containers around the tensors of a saved model
 MAX_ZIP_BYTES = 256 * 1024 * 1024
@@ -187,6 +188,9 @@ def collect(submission: Path, parts: list[Part], scratch: Path) -> dict[str, Par
         elif nb is not None:
             pf.notes += nb_notes
             try:
+                if nb.stat().st_size > MAX_NOTEBOOK_BYTES:
+                    raise SubmissionError(f"{part.notebook} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB. Clear "
+                                          "its outputs, or submit the .py file, and submit again.")
                 source, nb_notes2 = notebook_to_module(nb.read_bytes(), part.notebook)
                 pf.notes += nb_notes2
                 _write_module(code_dir / module_file, source)
@@ -194,6 +198,9 @@ def collect(submission: Path, parts: list[Part], scratch: Path) -> dict[str, Par
                 pf.notes.append(f"{module_file} was not submitted; the grader used the code of {part.notebook}.")
             except SubmissionError as exc:
                 pf.problem = str(exc)
+            except Exception as exc:  # noqa: BLE001 - whatever a notebook does to the converter, only its part fails
+                pf.problem = (f"{part.notebook} could not be converted to code ({type(exc).__name__}). Submit "
+                              f"{module_file} instead, or a notebook saved again from Jupyter.")
         else:
             problem = py_problem or nb_problem
             pf.problem = problem or (f"{module_file} was not found in your submission (found: {finder.names()}). "
@@ -340,10 +347,11 @@ def _notebook_only_import(node: ast.stmt) -> bool:
     return all(n.split(".")[0] in _NOTEBOOK_ONLY for n in names)
 
 
-def _segment(src: str, node: ast.stmt) -> str:
-    """Source lines of a top-level statement, decorators included."""
+def _segment(lines: list[str], node: ast.stmt) -> str:
+    """Source lines of a top-level statement, decorators included (``lines``: the cell's, split once,
+    so a cell of many statements is converted in linear time)."""
     start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-    return "\n".join(src.splitlines()[start - 1: node.end_lineno])
+    return "\n".join(lines[start - 1: node.end_lineno])
 
 
 def notebook_to_module(raw: bytes, name: str) -> tuple[str, list[str]]:
@@ -354,8 +362,13 @@ def notebook_to_module(raw: bytes, name: str) -> tuple[str, list[str]]:
     """
     import nbformat
 
+    if len(raw) > MAX_NOTEBOOK_BYTES:
+        raise SubmissionError(f"{name} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB. Clear its outputs (Edit > "
+                              "Clear All Outputs in Jupyter, or submit the .py file) and submit again.")
     try:
         doc = json.loads(raw.decode("utf-8-sig"))
+    except RecursionError:
+        raise SubmissionError(f"{name} is not a valid notebook: its JSON is nested too deeply to read.") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SubmissionError(f"{name} is not a valid notebook: its JSON is malformed ({exc}). Re-download it "
                               "from Jupyter (File > Download) and submit again.") from None
@@ -374,6 +387,10 @@ def notebook_to_module(raw: bytes, name: str) -> tuple[str, list[str]]:
     cells = [c for c in nb.cells if c.get("cell_type") == "code"]
     if not cells:
         raise SubmissionError(f"{name} has no code cells, so there is nothing to grade.")
+    code_bytes = sum(len(c.source if isinstance(c.source, str) else "".join(c.source)) for c in cells)
+    if code_bytes > MAX_SOURCE_BYTES:
+        raise SubmissionError(f"The code cells of {name} hold {code_bytes // 1024} KB of code, more than the "
+                              f"{MAX_SOURCE_BYTES // 2**20} MB a module may have; submit only your code.")
     chunks: list[str] = []
     future: list[str] = []     # ``from __future__`` imports must open the module
     notes: list[str] = []
@@ -386,20 +403,28 @@ def notebook_to_module(raw: bytes, name: str) -> tuple[str, list[str]]:
             notes.append(f"Code cell {i} of {name} has a syntax error (line {exc.lineno}: {exc.msg}); it was "
                          "skipped.")
             continue
+        except (RecursionError, MemoryError, ValueError) as exc:
+            notes.append(f"Code cell {i} of {name} could not be parsed ({type(exc).__name__}: an expression nested "
+                         "too deeply, say); it was skipped.")
+            continue
+        lines = src.splitlines()
         for node in tree.body:
-            keep = isinstance(node, _KEEP) or (
-                isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None
-                and _is_constant_expr(node.value))
+            try:
+                keep = isinstance(node, _KEEP) or (
+                    isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None
+                    and _is_constant_expr(node.value))
+            except RecursionError:
+                keep = False
             if not keep:
                 skipped += 1
             elif isinstance(node, ast.ImportFrom) and node.module == "__future__":
-                future.append(_segment(src, node))
+                future.append(_segment(lines, node))
             elif _notebook_only_import(node):
                 # plotting and notebook helpers are not needed to grade, and may be absent from the image
-                guarded = textwrap.indent(_segment(src, node).strip(), "    ")
+                guarded = textwrap.indent(_segment(lines, node).strip(), "    ")
                 chunks.append(f"# from code cell {i}\ntry:\n{guarded}\nexcept ImportError:\n    pass")
             else:
-                chunks.append(f"# from code cell {i}\n" + _segment(src, node))
+                chunks.append(f"# from code cell {i}\n" + _segment(lines, node))
     if skipped:
         notes.append(f"From {name}, the grader kept only imports, functions, classes and constants; {skipped} "
                      "other top-level statements (data loading, training, plots) were not run.")

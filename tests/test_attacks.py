@@ -572,3 +572,95 @@ def test_memory_bomb_inside_gradescopes_memory_limit(box):
     res.validate(doc)
     g = Graded(doc, results_path)
     expect(g, passed=(SM,), failed={S: ["svm_loss_naive()", "used too much memory"]})
+
+
+# ----------------------------------------------------------------------------- second round: classes of attack
+
+
+SPEED = "svm_speedup"          # svm_loss_vectorized against the student's naive loss, CPU time (3 points)
+SVD = "svm_vectorized_data_term"
+SND = "svm_naive_data_term"
+
+
+@pytest.mark.parametrize("name", ["cpu-in-vanishing-thread", "cache-keyed-on-inputs"])
+def test_speed_cannot_be_faked_by_hiding_cpu_or_caching_inputs(box, name):
+    """Work in a thread that has exited still counts; a cache keyed on the inputs gains nothing, as
+    every timed call gets inputs it has not seen (and the values it returns are checked)."""
+    g = grade_attack(box, attack(name), [SND, SVD, SPEED], limits=dataclasses.replace(SHARED_TMP, call_timeout=60,
+                                                                                       call_timeout_cap=60))
+    expect(g, passed=(SND, SVD), failed={SPEED: ["svm_loss_vectorized is only", "faster than your svm_loss_naive",
+                                                 "It still uses"]})
+
+
+def test_autograd_reached_through_namespaces_fails_whatever_the_source_looks_like(box):
+    SVEC, STATIC = "softmax_vectorized_data_term", "softmax_vectorized_static"
+    g = grade_attack(box, attack("autograd-through-namespaces"), [SM, SVEC, STATIC])
+    expect(g, passed=(SM,), failed={SVEC: ["does not require grad"]}, skipped={STATIC: ["fix", "first"]})
+    g = grade_attack(box, attack("autograd-through-namespaces"), [STATIC])
+    expect(g, failed={STATIC: ["uses _grad_of", "runs or reaches code that the source does not show"]})
+
+
+def test_replies_that_would_exhaust_the_parent_are_refused_within_its_memory(box):
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    g = grade_attack(box, attack("replies-that-exhaust-the-parent"), [S, P])
+    expect(g, failed={S: ["returned too much data", "more than"], P: ["must be a torch.Tensor"]})
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 200, grown_mb  # 750 million elements in float64 would be 6 GB
+
+
+def test_saved_model_that_inflates_is_refused_before_loading(box, reference_models):
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({"W": torch.zeros(3073 * 200, 10, dtype=torch.float64)}, buf)  # 49 MB of zeros
+    packed = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info.filename))
+    assert len(packed.getvalue()) < 1_000_000  # small on disk, 49 MB once read
+    files = {"linear_classifier.py": reference_source(), "svm_best_model.pt": packed.getvalue(),
+             "softmax_best_model.pt": reference_models["softmax_best_model.pt"].read_bytes()}
+    g = grade_attack(box, files, ["svm_saved_model_accuracy", "softmax_saved_model_accuracy"])
+    expect(g, passed=("softmax_saved_model_accuracy",),
+           failed={"svm_saved_model_accuracy": ["svm_best_model.pt is refused", "compressed entries"]})
+
+
+def test_text_that_is_not_unicode_still_gives_strict_utf8_results(box):
+    g = grade_attack(box, attack("lone-surrogate-in-message"), [S, P])
+    expect(g, passed=(P,), failed={S: ["raised ValueError", "decoding failed at"]})
+    raw = g.path.read_bytes()
+    doc = json.loads(raw.decode("utf-8", errors="strict"))
+    def strings(v):
+        if isinstance(v, str):
+            yield v
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                yield k
+                yield from strings(x)
+        elif isinstance(v, list):
+            for x in v:
+                yield from strings(x)
+
+    for text in strings(doc):
+        text.encode("utf-8")  # a lone surrogate (from a \\udcff escape in the JSON) would raise here
+    assert doc["score"] == g.score
+
+
+def test_notebook_intake_fails_only_its_part_and_is_linear(box):
+    nested = "1" + "+1" * 100_000  # the parser recurses once per operator
+    t0 = time.monotonic()
+    g = grade_attack(box, attack("notebook-deeply-nested-cell", NESTED=nested), [S, P])
+    expect(g, passed=(S, P))
+    assert "could not be parsed" in g.doc["output"] and time.monotonic() - t0 < 60
+    # many one-line constants: converted in linear time, or refused as too much code with a message
+    cells = "# %% reference\n# %%\n" + "\n".join(f"c{i} = {i}" for i in range(150_000)) + "\n"
+    (box / "many.cells.py").write_text(cells)
+    t0 = time.monotonic()
+    g = grade_attack(box, {"linear_classifier.ipynb": cells_to_notebook(cells)}, [S, P])
+    intake = time.monotonic() - t0
+    expect(g, failed={S: ["more than the 2 MB a module may have"], P: ["more than the 2 MB a module may have"]})
+    assert intake < 60, intake

@@ -493,11 +493,11 @@ def _speedup(ctx, kind: str) -> None:
         naive_sets = _speed_sets(gen, X, 4)
         s.stage_sets("speed", naive_sets, timeout=ctx.timeout(60))
         s.call(naive, staged="speed", want_value=False, offset=3, timeout=ctx.timeout(60))  # warm-up
-        t_naive = statistics.median(s.timed_call(naive, staged="speed", offset=k, timeout=ctx.timeout(60))
+        t_naive = statistics.median(s.timed_call(naive, staged="speed", offset=k, grad=False, timeout=ctx.timeout(60))
                                     for k in range(3))
         sets = _speed_sets(gen, X, SPEED_REPEAT * MIN_ROUNDS)
         s.stage_sets("speed", sets, timeout=ctx.timeout(60))
-        first = s.timed_call(vec, staged="speed", timeout=ctx.timeout(60))  # warm-up, timed to size the rounds
+        first = s.timed_call(vec, staged="speed", grad=False, timeout=ctx.timeout(60))  # warm-up, timed to size the rounds
         repeat = SPEED_REPEAT if first <= 0.01 else max(1, min(SPEED_REPEAT, int(0.1 / first)))
         speedups: list[float] = []
         excess: list[float] = []   # t_vec / (REFERENCE_FACTOR * t_ref + 2 ms): above 1 fails
@@ -510,7 +510,7 @@ def _speedup(ctx, kind: str) -> None:
                 sets = _speed_sets(gen, X, SPEED_REPEAT * MIN_ROUNDS)
                 s.stage_sets("speed", sets, timeout=ctx.timeout(60))
                 offset = 0
-            t_vec = s.timed_call(vec, staged="speed", repeat=repeat, offset=offset, keep=True,
+            t_vec = s.timed_call(vec, staged="speed", repeat=repeat, offset=offset, keep=True, grad=False,
                                  timeout=ctx.timeout(60))
             _check_kept(s, ref, vec, sets, offset, ctx.timeout(60))
             t_ref = _reference_cpu(ref, sets[offset:offset + repeat])

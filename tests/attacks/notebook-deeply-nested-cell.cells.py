@@ -1,0 +1,4 @@
+# %% reference
+# %%
+# one expression nested far beyond what the parser accepts
+value = @@NESTED@@
