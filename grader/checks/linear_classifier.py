@@ -457,7 +457,7 @@ def _check_kept(s, ref, func: str, sets: list[tuple], offset: int, timeout: floa
         W, X, y, reg = sets[(offset + k) % len(sets)]
         loss, dW = compare.unpack(out, 2, f"{func}()", ("loss", "dW"))
         ref_loss, ref_dW = ref(W, X, y, reg)
-        tol = compare.rtol(W.dtype, compare.value_dtype(loss), terms=loss_terms(*X.shape, W.shape[1]))
+        tol = compare.rtol(W.dtype, compare.value_dtype(loss), terms=loss_terms(X.shape[0], X.shape[1], W.shape[1]))
         what = f"{func}() during the timing (call {k + 1}, on inputs it had not seen before)"
         compare.close(compare.scalar(loss, f"{func}(): the loss"), float(ref_loss), what=what, name="the loss",
                       rtol=tol, atol=tol, hint="Each call must compute its result from its own inputs.")
