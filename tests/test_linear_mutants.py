@@ -152,7 +152,8 @@ MUTANTS = [
       "in place"),
     M("svm_vectorized_dW_transposed",
       (SVM_VEC_GRAD, "    dW = coeff.t().mm(X)\n    dW.add_(W.t(), alpha=2 * reg)\n"),
-      SVM, {"public_gradient_check", "public_vectorized_agrees", "svm_vectorized_data_term"} | SVM_VEC_DEPENDENTS,
+      SVM, {"public_gradient_check", "public_vectorized_agrees", "svm_vectorized_data_term", "losses_keep_dtype"}
+      | SVM_VEC_DEPENDENTS,
       "transposed"),
     M("svm_vectorized_casts_to_float64",
       ("    scores = X.mm(W)                                      # (N, C)\n    correct_class_scores",
@@ -202,8 +203,9 @@ MUTANTS = [
        "    lossg = lossg + reg * torch.sum(Wg * Wg)\n"
        "    lossg.backward()\n"
        "    return lossg.detach(), Wg.grad\n" + SOFTMAX_VEC_BODY_START),
-      SOFTMAX, {"softmax_vectorized_static"},
-      "from scratch"),
+      SOFTMAX, {"public_gradient_check", "public_vectorized_agrees", "softmax_vectorized_data_term",
+                "losses_keep_dtype"} | SOFTMAX_VEC_DEPENDENTS,
+      "autograd switched off"),
     # ------------------------------------------------------------------ sample_batch
     M("sample_batch_labels_not_paired",
       ("    y_batch = y[idx]\n", "    y_batch = y[torch.randint(0, num_train, (batch_size,), device=y.device)]\n"),
