@@ -61,6 +61,22 @@ def test_grade_writes_results_for_a_selection(tmp_path):
     assert "Score: 5 / 5" in p.stdout
 
 
+def test_check_accepts_the_number_the_table_prints_and_refuses_unknown_names(tmp_path):
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "linear_classifier.py").write_text((SOLUTIONS / "linear_classifier.py").read_text())
+    path = tmp_path / "results.json"
+    p = cli("grade", "--submission", str(sub), "--results", str(path), "--check", "1.20")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(path.read_text())
+    assert [t["extra_data"]["check"] for t in doc["tests"]] == ["linear_classifier.one_param_set_contract"]
+    assert doc["tests"][0]["extra_data"]["outcome"] == "passed"
+    bad = tmp_path / "bad.json"
+    p = cli("grade", "--submission", str(sub), "--results", str(bad), "--check", "1.99")
+    assert p.returncode != 0 and not bad.exists(), p.stdout
+    assert "no check is named '1.99'" in p.stderr and "1.20" in p.stderr and "one_param_set_contract" in p.stderr
+
+
 def _check(folder: Path) -> tuple[subprocess.CompletedProcess, list[str]]:
     p = subprocess.run([sys.executable, "-c", WITH_MODULES, "check", str(folder), "--part", "linear_classifier"],
                        cwd=REPO, capture_output=True, text=True, timeout=300)
