@@ -538,7 +538,9 @@ def _speedup(ctx, kind: str) -> None:
         ctx.note(f"Measured (CPU time, N={SPEED_N}, fresh inputs for each call, {rounds} rounds of {repeat} calls): "
                  f"{naive} {t_naive * 1e3:.1f} ms, {vec} {t_vec * 1e3:.2f} ms per call (speedup {speedup:.1f}x; at "
                  f"least {floor:g}x required); reference {t_ref * 1e3:.2f} ms.")
-        if speedup < floor:
+        # a naive loss that already works row by row (the docstring allows it) is fast: a vectorized loss
+        # within twice the reference's time is never failed for a small ratio over it
+        if speedup < floor and t_vec > 2 * t_ref:
             raise CheckFailed(f"{vec} is only {speedup:.1f}x faster than your {naive} (at least {floor:g}x "
                               f"required). {_slowness_facts(ctx, s, vec, inputs_bytes)}")
         if statistics.median(excess) > 1.0:
