@@ -7,6 +7,10 @@ or log-sum-exp, grids as lists, tuples, numpy arrays or tensors, randint or rand
 derived from ``solutions/``. A check that fails one of them fails the way a course teaches: a
 bug in the check. Part 1's saved models are the reference's (they are graded by their
 accuracy, not by the code that made them).
+
+A file holds what the student writes (their functions, imports and constants); the submission is
+the student stub with that text appended, as a student's filled-in stub is: a later ``def``
+replaces the stub's, and the code the stub gives (classes, helpers) is the stub's own.
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_full_marks
+from conftest import ASSIGNMENT, assert_full_marks
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 FILES = sorted(CORPUS.glob("*/*.py"))
@@ -32,10 +36,23 @@ def test_the_corpus_covers_every_part_in_several_styles():
         assert head.startswith(('"""', "'''", "#")), f"{f.name} must say which styles it uses"
 
 
+def submission_text(path: Path) -> str:
+    """The stub of the file's part with the file appended (``from __future__`` imports kept first).
+    A file whose first line is ``# builds on: OTHER.py`` comes after OTHER (one style changed)."""
+    text = path.read_text()
+    first = text.splitlines()[0] if text else ""
+    if first.startswith("# builds on: "):
+        text = (path.parent / first.removeprefix("# builds on: ").strip()).read_text() + "\n\n" + text
+    future = [line for line in text.splitlines() if line.startswith("from __future__ import")]
+    rest = "\n".join(line for line in text.splitlines() if line not in future)
+    stub = (ASSIGNMENT / f"{path.parent.name}.py").read_text()
+    return "\n".join(future + [stub, f"\n# ---- written by the student ({path.stem})", rest]) + "\n"
+
+
 @pytest.mark.parametrize("path", FILES, ids=[f"{f.parent.name}/{f.stem}" for f in FILES])
 def test_independent_correct_implementation_gets_full_marks(path: Path, grade, reference_models):
     part = path.parent.name
-    files: dict[str, str | bytes | Path] = {f"{part}.py": path.read_text()}
+    files: dict[str, str | bytes | Path] = {f"{part}.py": submission_text(path)}
     if part == "linear_classifier":
         files.update(reference_models)
     g = grade(files, parts=[part])

@@ -67,11 +67,13 @@ KNN_K = 10
 KNN_FLOOR = {"sample": 0.30, "full": 0.30}
 KNN_MARGIN = 0.05
 # Forward pass over 256 images: at most this many times the reference encoder's CPU time (+ slack). The
-# docstring promises "well under a second on one CPU core": the reference takes 10-12 ms here, so the
-# limit sits near 0.5 s, and a textbook 32/64/64 conv + max-pool encoder (about 0.2 s) passes with room.
-# A time within BAND of the limit is measured again (up to SPEED_MAX_ROUNDS rounds, both encoders in
-# every round) before a decision, so noise does not flip the verdict between runs.
-SPEED_FACTOR = 15.0
+# limit follows from the training check: 300 steps of 64 images cost about 225 forward passes over 256
+# images (a backward pass costs about twice a forward one), doubled in Gradescope's half CPU; at 0.3 s a
+# pass that is about 2 minutes of the run's 10. The reference takes 10-13 ms here, so the limit sits near
+# 0.3 s: a textbook 32/64/64 conv + max-pool encoder (about 0.19 s) passes, 64/128/64 at full resolution
+# (about 0.54 s) does not. A time within BAND of the limit is measured again (up to SPEED_MAX_ROUNDS
+# rounds, both encoders in every round) before a decision, so noise does not flip the verdict.
+SPEED_FACTOR = 25.0
 SPEED_SLACK = 0.02
 SPEED_MIN_ROUNDS, SPEED_MAX_ROUNDS, SPEED_BAND = 3, 12, 1.3
 PROBE_FLOOR = 0.85  # linear probe accuracy on well-separated Gaussian clusters (reference: about 0.99)

@@ -44,20 +44,6 @@ Conventions used everywhere in this file:
 
 import torch
 
-__all__ = [
-    "to_pm1_labels",
-    "normalize",
-    "hinge_loss",
-    "train_binary_svm",
-    "svm_predict",
-    "train_one_vs_all",
-    "predict_one_vs_all",
-    "per_class_accuracy",
-    "softmax_cross_entropy",
-    "train_softmax_regression",
-    "predict_softmax",
-]
-
 
 # ---------------------------------------------------------------------------
 # Data

@@ -26,22 +26,6 @@ docstring forbids ``torch.nn.functional`` in this file.
 import numpy as np
 import torch
 
-__all__ = [
-    "svm_loss_naive",
-    "svm_loss_vectorized",
-    "softmax_loss_naive",
-    "softmax_loss_vectorized",
-    "sample_batch",
-    "train_linear_classifier",
-    "predict_linear_classifier",
-    "svm_get_search_params",
-    "softmax_get_search_params",
-    "test_one_param_set",
-    "LinearClassifier",
-    "LinearSVM",
-    "Softmax",
-]
-
 
 def svm_loss_naive(W, X, y, reg):
     """Multiclass SVM loss and its gradient, computed with explicit loops."""
@@ -183,81 +167,3 @@ def test_one_param_set(cls, data_dict, lr, reg, num_iters=2000):
 # ---------------------------------------------------------------------------
 
 
-class LinearClassifier:
-    """A linear classifier: weights ``self.W`` of shape (D, C), or None."""
-
-    def __init__(self):
-        self.W = None
-
-    def train(
-        self,
-        X_train,
-        y_train,
-        learning_rate=1e-3,
-        reg=1e-5,
-        num_iters=100,
-        batch_size=200,
-        verbose=False,
-    ):
-        """Train with ``train_linear_classifier``; returns the loss history.
-
-        Training continues from ``self.W`` when the model already has weights.
-        """
-        self.W, loss_history = train_linear_classifier(
-            self.loss,
-            self.W,
-            X_train,
-            y_train,
-            learning_rate,
-            reg,
-            num_iters,
-            batch_size,
-            verbose,
-        )
-        return loss_history
-
-    def predict(self, X):
-        """Labels of X (N, D) as an int64 tensor of shape (N,)."""
-        return predict_linear_classifier(self.W, X)
-
-    def loss(self, W, X_batch, y_batch, reg):
-        """Loss and gradient for weights W on a minibatch; subclasses define it.
-
-        Inputs:
-        - W: torch.Tensor of shape (D, C).
-        - X_batch: torch.Tensor of shape (N, D).
-        - y_batch: torch.Tensor of shape (N,), int64.
-        - reg: float.
-
-        Returns (loss, dW) like the loss functions above.
-        """
-        raise NotImplementedError
-
-    def _loss(self, X_batch, y_batch, reg):
-        """Loss and gradient of the current weights ``self.W``."""
-        return self.loss(self.W, X_batch, y_batch, reg)
-
-    def save(self, path):
-        """Save the weights to ``path`` (a ``.pt`` file)."""
-        torch.save({"W": self.W}, path)
-        print("Saved in {}".format(path))
-
-    def load(self, path):
-        """Load weights saved by ``save``, onto the CPU."""
-        W_dict = torch.load(path, map_location="cpu", weights_only=True)
-        self.W = W_dict["W"]
-        print("Loaded checkpoint file: {}".format(path))
-
-
-class LinearSVM(LinearClassifier):
-    """A linear classifier trained with the multiclass SVM loss."""
-
-    def loss(self, W, X_batch, y_batch, reg):
-        return svm_loss_vectorized(W, X_batch, y_batch, reg)
-
-
-class Softmax(LinearClassifier):
-    """A linear classifier trained with the Softmax (cross-entropy) loss."""
-
-    def loss(self, W, X_batch, y_batch, reg):
-        return softmax_loss_vectorized(W, X_batch, y_batch, reg)

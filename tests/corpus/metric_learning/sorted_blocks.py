@@ -44,20 +44,8 @@ Conventions used everywhere in this file:
 import torch
 from torch import nn
 
-__all__ = [
-    "MAX_ENCODER_PARAMS",
-    "get_data_batch",
-    "sample_triplets",
-    "Encoder",
-    "triplet_train_step",
-    "train_encoder",
-    "embed",
-    "fit_linear_probe",
-    "probe_accuracy",
-]
 
 #: The parameter budget of ``Encoder(z_dim=64)``: at most this many parameters.
-MAX_ENCODER_PARAMS = 250_000
 
 
 # ---------------------------------------------------------------------------
@@ -244,32 +232,6 @@ def triplet_train_step(encoder, optimizer, X_batch, y_batch, generator=None):
     return loss.item()
 
 
-def train_encoder(encoder, X, y, num_steps=300, batch_size=64, lr=1e-3, generator=None, verbose=False):
-    """Train ``encoder`` with Adam on random batches; returns the loss history.
-
-    Each step draws a batch with ``get_data_batch`` and calls
-    ``triplet_train_step``. The returned list holds one float per step (steps
-    without a usable anchor are skipped).
-    """
-    optimizer = torch.optim.Adam(encoder.parameters(), lr=lr)
-    history = []
-    for step in range(num_steps):
-        X_batch, y_batch = get_data_batch(X, y, batch_size, generator)
-        loss = triplet_train_step(encoder, optimizer, X_batch, y_batch, generator)
-        if loss is not None:
-            history.append(loss)
-        if verbose and step % 50 == 0 and history:
-            print("step %d / %d: loss %.4f" % (step, num_steps, history[-1]))
-    return history
-
-
-@torch.no_grad()
-def embed(encoder, X, batch_size=256):
-    """Embeddings (N, z_dim) of X in eval mode, computed batch by batch."""
-    encoder.eval()
-    return torch.cat([encoder(X[i:i + batch_size]) for i in range(0, X.shape[0], batch_size)])
-
-
 # ---------------------------------------------------------------------------
 # Linear probe
 # ---------------------------------------------------------------------------
@@ -304,7 +266,3 @@ def fit_linear_probe(Z, y, num_classes, num_steps=300, lr=0.1, weight_decay=1e-4
     return probe
 
 
-@torch.no_grad()
-def probe_accuracy(probe, Z, y):
-    """Fraction of the embeddings Z (N, z_dim) that ``probe`` classifies as y."""
-    return (probe(Z).argmax(dim=1) == y).double().mean().item()

@@ -42,18 +42,6 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 from torch import nn
 
-__all__ = [
-    "sigmoid",
-    "tanh",
-    "relu",
-    "LinearSoftmax",
-    "MLP",
-    "count_parameters",
-    "train_model",
-    "predict",
-    "accuracy",
-]
-
 
 # ---------------------------------------------------------------------------
 # Activation functions

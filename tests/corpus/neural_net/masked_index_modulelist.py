@@ -40,18 +40,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = [
-    "sigmoid",
-    "tanh",
-    "relu",
-    "LinearSoftmax",
-    "MLP",
-    "count_parameters",
-    "train_model",
-    "predict",
-    "accuracy",
-]
-
 
 # ---------------------------------------------------------------------------
 # Activation functions
