@@ -10,6 +10,7 @@ import traceback
 from pathlib import Path
 
 from grader import results
+from grader.registry import UnknownCheck
 from grader.results import Outcome, RunResult
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -122,6 +123,9 @@ def grade_to_file(submission: Path, results_path: Path, *, parts: list[str] | No
         run.output = "\n".join(lines)
         results.write(run, results_path)
         return run
+    except UnknownCheck as exc:  # the command line named no check: said in the file, and raised for the CLI
+        results.write_json(results.error_document(str(exc).splitlines()[0]), results_path)
+        raise
     except BaseException as exc:  # noqa: BLE001 - the grader never ends without a valid results file
         detail = traceback.format_exc()
         try:
@@ -164,21 +168,23 @@ def _progress(line: str) -> None:
 
 
 def grade(args: argparse.Namespace) -> int:
-    if args.checks:
-        from grader.registry import UnknownCheck, load_checks, select_checks
+    from grader.registry import UnknownCheck
 
-        try:
-            select_checks(load_checks(args.part, public_only=args.public_only), args.checks)
-        except UnknownCheck as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-    run = grade_to_file(args.submission, args.results, parts=args.part, checks=args.checks,
-                        data_root=args.data_root, budget=args.budget, public_only=args.public_only,
-                        progress=_progress, device=args.device)
+    try:
+        run = _grade_cli(args)
+    except UnknownCheck as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if run is not None:
         print(format_table(run, details=False))
     print(f"results written to {args.results}")
     return 0
+
+
+def _grade_cli(args: argparse.Namespace) -> RunResult | None:
+    return grade_to_file(args.submission, args.results, parts=args.part, checks=args.checks,
+                        data_root=args.data_root, budget=args.budget, public_only=args.public_only,
+                        progress=_progress, device=args.device)
 
 
 def check(args: argparse.Namespace) -> int:

@@ -73,8 +73,11 @@ def test_check_accepts_the_number_the_table_prints_and_refuses_unknown_names(tmp
     assert doc["tests"][0]["extra_data"]["outcome"] == "passed"
     bad = tmp_path / "bad.json"
     p = cli("grade", "--submission", str(sub), "--results", str(bad), "--check", "1.99")
-    assert p.returncode != 0 and not bad.exists(), p.stdout
+    assert p.returncode != 0, p.stdout
     assert "no check is named '1.99'" in p.stderr and "1.20" in p.stderr and "one_param_set_contract" in p.stderr
+    doc = json.loads(bad.read_text())  # the results file says so too, and is valid
+    results.validate(doc)
+    assert doc["score"] == 0 and "no check is named '1.99'" in doc["tests"][0]["output"]
 
 
 def _check(folder: Path) -> tuple[subprocess.CompletedProcess, list[str]]:
