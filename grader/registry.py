@@ -67,6 +67,7 @@ class Check:
     partial: bool
     leaderboard: tuple[str, str] | None
     tags: tuple[str, ...] = field(default_factory=tuple)
+    after: tuple[str, ...] = ()  # checks that run first, without skipping this one when they fail
 
     @property
     def key(self) -> str:
@@ -96,9 +97,11 @@ def _attr(fn: Callable[..., Any], name: str, default: Any = None) -> Any:
     return default
 
 
-def check(title: str, *, depends: tuple[str, ...] | list[str] = (), timeout: float = 60.0,
-          public: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a check. ``depends`` names other checks (by function name) of the same part."""
+def check(title: str, *, depends: tuple[str, ...] | list[str] = (), after: tuple[str, ...] | list[str] = (),
+          timeout: float = 60.0, public: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a check. ``depends`` names other checks (by function name) of the same part: when one
+    fails, this one is skipped. ``after`` names checks that must only run first (a check judging several
+    functions looks up their outcomes through ``Context.per_item(..., needs=...)``)."""
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         # partial_credit/leaderboard wrappers are defined in gradescope-utils: their globals are not the
@@ -121,7 +124,7 @@ def check(title: str, *, depends: tuple[str, ...] | list[str] = (), timeout: flo
         c = Check(
             id=fn.__name__, part=part.name, title=title, fn=fn, weight=float(weight),
             number=str(_attr(fn, "__number__", "")), visibility=visibility, public=public,
-            timeout=float(timeout), depends=tuple(depends), partial=partial,
+            timeout=float(timeout), depends=tuple(depends), after=tuple(after), partial=partial,
             leaderboard=(column, _attr(fn, "__leaderboard_sort_order__", "desc")) if column else None,
             tags=tuple(_attr(fn, "__tags__", ()) or ()),
         )
@@ -163,7 +166,7 @@ def load_checks(parts: list[str] | None = None, *, public_only: bool = False) ->
             selected.append(c)
     for c in selected:
         known = {other.id for other in CHECKS[c.part]}
-        unknown = [d for d in c.depends if d not in known]
+        unknown = [d for d in c.depends + c.after if d not in known]
         if unknown:
             raise ValueError(f"check {c.key} depends on {', '.join(unknown)}, which part {c.part} does not declare")
     return sorted(selected, key=lambda c: (c.part, _number_key(c.number), c.id))
@@ -181,8 +184,8 @@ class UnknownCheck(ValueError):
 
 
 def select_checks(checks: list[Check], wanted: list[str] | None) -> list[Check]:
-    """The checks among ``checks`` named in ``wanted``: by the number the table prints ("1.20"), by id
-    ("one_param_set_contract") or by key ("linear_classifier.one_param_set_contract"). A name that
+    """The checks among ``checks`` named in ``wanted``: by the number the table prints ("1.0.5"), by id
+    ("public_svm_grid") or by key ("linear_classifier.public_svm_grid"). A name that
     matches none raises :class:`UnknownCheck` listing every valid number and id."""
     if not wanted:
         return list(checks)

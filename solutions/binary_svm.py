@@ -22,9 +22,12 @@ Conventions used everywhere in this file:
   ``0..C-1``. Binary SVM labels are ``-1.0`` / ``+1.0`` (never 0 / 1).
 * Gradients come from autograd (``loss.backward()``); the losses must be
   built from torch operations so autograd can differentiate them.
-* Do not use ``torch.nn``, ``torch.nn.functional``, ``torch.softmax``,
-  ``torch.log_softmax``, ``torch.logsumexp`` or torch's loss functions in
-  this file: the point is to write them yourself.
+* Do not use ``torch.nn`` (layers, losses, ``torch.nn.functional.softmax``
+  and the like), ``torch.softmax``, ``torch.log_softmax``, ``torch.logsumexp``
+  or torch's loss functions in the losses and trainers: the point is to write
+  them yourself. Tensor utilities are fine, ``torch.nn.functional.one_hot``,
+  ``relu`` and ``pad`` among them, as are ``torch.clamp``, ``torch.where``
+  and ``gather``.
 * Do not modify input tensors in place. Keep the dtype and device of ``X``.
 """
 

@@ -324,9 +324,13 @@ def test_code_hidden_from_the_static_checks_is_named(box):
     checks = ["svm_vectorized_data_term", "svm_vectorized_static", "softmax_vectorized_data_term",
               "softmax_vectorized_static"]
     g = grade_attack(box, attack("hide-code-from-static-checks"), checks)
-    expect(g, passed=("svm_vectorized_data_term", "softmax_vectorized_data_term"),
+    # the softmax hides autograd: with autograd off in Part 1's calls it cannot work, whatever the source
+    expect(g, passed=("svm_vectorized_data_term",),
            failed={"svm_vectorized_static": ["uses exec (line", "the source does not show"],
-                   "softmax_vectorized_static": ["getattr with a name computed at run time"]})
+                   "softmax_vectorized_data_term": ["autograd switched off"]},
+           skipped={"softmax_vectorized_static": ["fix", "first"]})
+    g = grade_attack(box, attack("hide-code-from-static-checks"), ["softmax_vectorized_static"])
+    expect(g, failed={"softmax_vectorized_static": ["getattr with a name computed at run time"]})
 
 
 @pytest.mark.skipif(not (ROOT_USER and os.uname().machine == "x86_64"), reason="the filter is built for x86_64")

@@ -202,7 +202,7 @@ def test_time_budget_checks_that_cannot_start_are_not_run(tmp_path):
 def test_checks_are_ordered_by_number(tmp_path):
     ids = [c.id for c in load_checks(["toy"])]
     numbered = [c.number for c in load_checks(["toy"]) if c.number]
-    assert numbered == [f"9.{i}" for i in range(1, 13)]  # 9.10 after 9.9, not after 9.1
+    assert numbered == [f"9.{i}" for i in range(1, 16)]  # 9.10 after 9.9, not after 9.1
     assert ids.index("toy_slow") > ids.index("toy_maybe_score")
     by_id, run = run_toy(tmp_path, "toy_passes", "toy_leaderboard", "toy_slow")
     assert [r.number for r in run.checks] == ["9.1", "9.8", "9.10"]
@@ -266,3 +266,18 @@ def test_hidden_checks_declare_only_known_dependencies():
     checks = load_checks(["linear_classifier"])
     ids = {c.id for c in checks}
     assert checks and all(d in ids for c in checks for d in c.depends)
+
+
+def test_per_item_judges_every_item_and_gives_each_its_share(tmp_path):
+    # declared later in the part than its prerequisite, but listed first: `after` orders them
+    by_id, run = run_toy(tmp_path, "toy_per_item", "toy_student_error", "toy_per_item_all_blocked",
+                         "toy_per_item_undeclared")
+    r = by_id["toy_per_item"]
+    assert r.outcome == Outcome.FAILED and r.score == 2.0, r  # 2 of 4 items, 1 point each
+    assert r.items == {"x=1": "passed", "x=2": "passed", "x=3": "failed", "x=5": "skipped"}
+    assert "square(3) returned 10, expected 9" in r.message and "2 of 4 judged here pass" in r.message
+    assert "x=5: not judged; fix 'boom() returns without raising' first" in r.message
+    blocked = by_id["toy_per_item_all_blocked"]
+    assert blocked.outcome == Outcome.SKIPPED and blocked.score == 0 and "fix" in blocked.message
+    assert by_id["toy_per_item_undeclared"].outcome == Outcome.ERROR
+    assert [c.key.split(".", 1)[1] for c in run.checks][:2] == ["toy_student_error", "toy_per_item"]

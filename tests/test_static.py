@@ -75,3 +75,30 @@ def test_honest_code_has_no_findings():
     m = Module(SOURCE)
     assert m.opaque_code("honest") == [] and m.calls_matching("honest", NN) == [] and m.loops("honest") == []
     assert [f.what for f in m.loops("runs_text")] == []  # the loop is in a string: hence opaque_code
+
+
+def test_tensor_utilities_are_allowed_where_torch_nn_is_refused():
+    """one_hot (in any spelling) is a tensor utility; a loss function beside it is still found, and an
+    alias of the namespace itself is not excused by an allowed name below it."""
+    from grader.checks.binary_svm import ALLOWED as PART4_ALLOWED, FORBIDDEN as PART4_FORBIDDEN
+    from grader.checks.linear_classifier import ALLOWED, FORBIDDEN
+
+    m = Module(textwrap.dedent('''
+        import torch
+        import torch.nn.functional as F
+        from torch.nn.functional import one_hot
+
+        def masks(y, C):
+            return F.one_hot(y, C) + torch.nn.functional.one_hot(y, C) + one_hot(y, C) + getattr(F, "one_hot")(y)
+
+        def loss(s, y):
+            return F.one_hot(y, 3).sum() + F.cross_entropy(s, y)
+
+        def through_a_local(s, y):
+            g = F
+            return g.cross_entropy(s, y)
+    '''))
+    for forbidden, allowed in ((FORBIDDEN, ALLOWED), (PART4_FORBIDDEN, PART4_ALLOWED)):
+        assert m.calls_matching("masks", forbidden, allowed) == []
+        assert [f.what for f in m.calls_matching("loss", forbidden, allowed)][:1] == ["uses F.cross_entropy"]
+        assert [f.what for f in m.calls_matching("through_a_local", forbidden, allowed)] == ["uses F"]

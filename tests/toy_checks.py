@@ -146,3 +146,33 @@ def toy_nan_score(ctx, set_score=None):
 @number("9.12")
 def toy_inf_leaderboard(ctx, set_leaderboard_value=None):
     set_leaderboard_value(float("inf"))
+
+
+@check("square() judged per input: partial credit", after=("toy_student_error",))
+@weight(4)
+@number("9.13")
+def toy_per_item(ctx):
+    student = ctx.student()
+
+    def judge(item: str) -> None:
+        x = int(item.removeprefix("x="))
+        got = student.call("square", x)
+        if got != x * x:
+            raise CheckFailed(f"square({x}) returned {got!r}, expected {x * x}.")
+
+    # x=3 is wrong in the toy student; x=5 builds on boom(), which fails
+    ctx.per_item(("x=1", "x=2", "x=3", "x=5"), judge, needs={"x=5": ("toy_student_error",)})
+
+
+@check("every item builds on a failed check", after=("toy_student_error",))
+@weight(2)
+@number("9.14")
+def toy_per_item_all_blocked(ctx):
+    ctx.per_item(("a", "b"), lambda item: None, needs={"a": ("toy_student_error",), "b": ("toy_student_error",)})
+
+
+@check("per_item with a prerequisite it did not declare (a grader bug)")
+@weight(1)
+@number("9.15")
+def toy_per_item_undeclared(ctx):
+    ctx.per_item(("a",), lambda item: None, needs={"a": ("toy_student_error",)})

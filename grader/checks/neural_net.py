@@ -140,54 +140,60 @@ def nn_relu_vs_torch(ctx):
 @number("3.4")
 def nn_activations_extreme_inputs(ctx):
     points = [-1000.0, -200.0, -60.0, -1e-3, 1e-3, 60.0, 200.0, 1000.0]
+
+    def safe(name: str) -> None:
+        for dtype in (torch.float32, torch.float64):
+            x = torch.tensor(points, dtype=dtype)
+            where = f"{name}(x) at x = {points} ({str(dtype).removeprefix('torch.')})"
+            reply = _watched_activation(s, ctx, name, x, torch.ones_like(x), where)
+            out = reply["out"]
+            if isinstance(out, torch.Tensor) and out.shape == x.shape and not torch.isfinite(out).all():
+                i = int((~torch.isfinite(out)).nonzero()[0])
+                raise CheckFailed(f"{where}: the output is {float(out[i])} at x = {points[i]:g}. exp() of a "
+                                  "large positive number overflows to inf; rewrite the formula so exp() only "
+                                  "sees arguments <= 0 (see the docstring).")
+            compare.tensor(out, torch.nan_to_num(TORCH_ACTIVATION[name](x)), what=where, name="the output",
+                           rtol=1e-5, atol=1e-6)
+            grad = reply.get("grad")
+            if not isinstance(grad, torch.Tensor) or grad.shape != x.shape:
+                raise CheckFailed(f"{where}: autograd gives no gradient ({reply.get('grad_problem', 'None')}).")
+            if not torch.isfinite(grad).all():
+                i = int((~torch.isfinite(grad)).nonzero()[0])
+                raise CheckFailed(
+                    f"{where}: the value is fine but the gradient is {float(grad[i])} at x = {points[i]:g}. "
+                    "autograd differentiates BOTH branches of torch.where, and 0 * inf = NaN: the branch that "
+                    "is not selected must stay finite too (clamp its argument, e.g. torch.clamp(x, max=0)).")
+            leaf = x.clone().requires_grad_(True)
+            TORCH_ACTIVATION[name](leaf).sum().backward()
+            assert leaf.grad is not None  # the activation's output depends on every element of leaf
+            compare.tensor(grad, leaf.grad, what=where + " (autograd gradient)", name="d output / d x",
+                           rtol=1e-4, atol=1e-6)
+
     with ctx.student() as s:
-        for name in ("sigmoid", "tanh", "relu"):
-            for dtype in (torch.float32, torch.float64):
-                x = torch.tensor(points, dtype=dtype)
-                where = f"{name}(x) at x = {points} ({str(dtype).removeprefix('torch.')})"
-                reply = _watched_activation(s, ctx, name, x, torch.ones_like(x), where)
-                out = reply["out"]
-                if isinstance(out, torch.Tensor) and out.shape == x.shape and not torch.isfinite(out).all():
-                    i = int((~torch.isfinite(out)).nonzero()[0])
-                    raise CheckFailed(f"{where}: the output is {float(out[i])} at x = {points[i]:g}. exp() of a "
-                                      "large positive number overflows to inf; rewrite the formula so exp() only "
-                                      "sees arguments <= 0 (see the docstring).")
-                compare.tensor(out, torch.nan_to_num(TORCH_ACTIVATION[name](x)), what=where, name="the output",
-                               rtol=1e-5, atol=1e-6)
-                grad = reply.get("grad")
-                if not isinstance(grad, torch.Tensor) or grad.shape != x.shape:
-                    raise CheckFailed(f"{where}: autograd gives no gradient ({reply.get('grad_problem', 'None')}).")
-                if not torch.isfinite(grad).all():
-                    i = int((~torch.isfinite(grad)).nonzero()[0])
-                    raise CheckFailed(
-                        f"{where}: the value is fine but the gradient is {float(grad[i])} at x = {points[i]:g}. "
-                        "autograd differentiates BOTH branches of torch.where, and 0 * inf = NaN: the branch that "
-                        "is not selected must stay finite too (clamp its argument, e.g. torch.clamp(x, max=0)).")
-                leaf = x.clone().requires_grad_(True)
-                TORCH_ACTIVATION[name](leaf).sum().backward()
-                assert leaf.grad is not None  # the activation's output depends on every element of leaf
-                compare.tensor(grad, leaf.grad, what=where + " (autograd gradient)", name="d output / d x",
-                               rtol=1e-4, atol=1e-6)
+        ctx.per_item(("sigmoid", "tanh", "relu"), safe)
 
 
-@check("Activations are written from their definitions (no torch activation functions)",
-       depends=("nn_sigmoid_vs_torch", "nn_tanh_vs_torch", "nn_relu_vs_torch"), timeout=30)
+@check("Activations are written from their definitions (no torch activation functions)", timeout=30,
+       after=("nn_sigmoid_vs_torch", "nn_tanh_vs_torch", "nn_relu_vs_torch"))
 @weight(2)
 @number("3.5")
 def nn_activations_static(ctx):
     module = static.Module((ctx.files.code_dir / f"{PART.module}.py").read_text())
     if module.tree is None:
         raise CheckFailed("neural_net.py does not parse.")
-    found, hidden = [], []
-    for name in ("sigmoid", "tanh", "relu"):
-        found += module.calls_matching(name, FORBIDDEN_ACTIVATION)
-        hidden += module.opaque_code(name)
-    if found:
-        listing = "; ".join(str(f) for f in found[:5])
-        raise CheckFailed(f"The activations must be written from their definitions with torch.exp, torch.clamp, "
-                          f"torch.where and arithmetic, without torch's own activation functions: {listing}.")
-    if hidden:
-        raise CheckFailed(static.opaque_message(hidden))
+
+    def own(name: str) -> None:
+        found = module.calls_matching(name, FORBIDDEN_ACTIVATION)
+        if found:
+            listing = "; ".join(str(f) for f in found[:5])
+            raise CheckFailed(f"{name} must be written from its definition with torch.exp, torch.clamp, "
+                              f"torch.where and arithmetic, without torch's own activation functions: {listing}.")
+        hidden = module.opaque_code(name)
+        if hidden:
+            raise CheckFailed(f"{name}: " + static.opaque_message(hidden))
+
+    ctx.per_item(("sigmoid", "tanh", "relu"), own,
+                 needs={name: (f"nn_{name}_vs_torch",) for name in ("sigmoid", "tanh", "relu")})
 
 
 # ----------------------------------------------------------------------------- models
