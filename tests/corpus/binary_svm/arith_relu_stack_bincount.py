@@ -1,4 +1,3 @@
-# Generated from solutions/binary_svm.py by `python -m grader release`: do not edit, edit solutions/ instead.
 """Student implementation "arith_relu_stack_bincount" (corpus variant B).
 
 Styles: to_pm1_labels = 2 * (y == c).to(dtype) - 1; normalize = mean and

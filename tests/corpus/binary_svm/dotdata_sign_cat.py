@@ -1,4 +1,3 @@
-# Generated from solutions/binary_svm.py by `python -m grader release`: do not edit, edit solutions/ instead.
 """Student implementation "dotdata_sign_cat" (corpus variant D).
 
 Styles: to_pm1_labels = torch.full(-1).masked_fill(y == c, 1);

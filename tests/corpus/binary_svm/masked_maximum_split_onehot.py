@@ -1,4 +1,3 @@
-# Generated from solutions/binary_svm.py by `python -m grader release`: do not edit, edit solutions/ instead.
 """Student implementation "masked_maximum_split_onehot" (corpus variant C).
 
 Styles: to_pm1_labels = -ones then boolean-mask assignment of +1;

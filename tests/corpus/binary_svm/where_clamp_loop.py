@@ -1,4 +1,3 @@
-# Generated from solutions/binary_svm.py by `python -m grader release`: do not edit, edit solutions/ instead.
 """Student implementation "where_clamp_loop" (corpus variant A).
 
 Styles: to_pm1_labels = torch.where(y == c, 1.0, -1.0).to(dtype);
@@ -8,7 +7,7 @@ lam * torch.sum(W * W); train_binary_svm = randperm + index slicing,
 W.grad.zero_(); svm_predict = torch.where(... >= 0, 1.0, -1.0) cast to X's
 dtype; train_one_vs_all = loop over classes filling the preallocated
 columns W[:, c]; predict_one_vs_all / predict_softmax = .argmax(dim=1);
-per_class_accuracy = Python loop with a mask per class;
+per_class_accuracy = Python loop with a mask per class, a float32 mean per class;
 softmax_cross_entropy = max-shift, log(sum(exp)), fancy indexing
 shifted[arange(N), labels]; train_softmax_regression = same loop as the SVM.
 
@@ -215,7 +214,7 @@ def per_class_accuracy(y_pred, y, num_classes):
     for c in range(num_classes):
         mask = y == c
         if mask.sum() > 0:
-            acc[c] = (y_pred[mask] == c).double().mean()
+            acc[c] = (y_pred[mask] == c).float().mean()  # a float32 mean, stored in float64
     return acc
 
 

@@ -1,4 +1,3 @@
-# Generated from solutions/neural_net.py by `python -m grader release`: do not edit, edit solutions/ instead.
 """Student implementation "abs_sequential_dataloader" (corpus variant B).
 
 Styles: sigmoid = exp(-|x|) formulation (the -|x| written with torch.where so

@@ -1,4 +1,3 @@
-# Generated from solutions/neural_net.py by `python -m grader release`: do not edit, edit solutions/ instead.
 """Student implementation "masked_index_modulelist" (corpus variant C).
 
 Styles: sigmoid and tanh = boolean-mask indexing into torch.empty_like (each

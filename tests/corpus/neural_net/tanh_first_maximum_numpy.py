@@ -1,4 +1,3 @@
-# Generated from solutions/neural_net.py by `python -m grader release`: do not edit, edit solutions/ instead.
 """Student implementation "tanh_first_maximum_numpy" (corpus variant D).
 
 Styles: tanh written first, from (e^x - e^-x)/(e^x + e^-x) multiplied

@@ -1,4 +1,3 @@
-# Generated from solutions/neural_net.py by `python -m grader release`: do not edit, edit solutions/ instead.
 """Student implementation "where_clamp_explicit" (corpus variant A).
 
 Styles: sigmoid = two-branch torch.where, each branch's argument clamped
