@@ -135,6 +135,18 @@ class Context:
         self._sessions.append(s)
         return s
 
+    def calibration(self, *, seed: int = 0) -> StudentSession:
+        """A sandboxed process like the student's (same limits, user and start-up) in which no student
+        code is imported: for timing the grader's own workload under the conditions the student's code
+        is timed in (see ``grader.probes``), instead of in the grader's process, whose state (caches,
+        thread pools, what ran before) moves such figures."""
+        if self._sandbox is None:
+            raise CheckFailed(self.files.problem or f"{self.part.module}.py is not available.")
+        s = self._sandbox.session("", seed=seed)
+        s.deadline = self.deadline
+        self._sessions.append(s)
+        return s
+
     def student_on_accelerator(self, *, instead: str, seed: int = 0) -> tuple[StudentSession, torch.device]:
         """A session for work that goes to the grader's GPU, and the device to send it to.
 

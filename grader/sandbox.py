@@ -700,9 +700,13 @@ class StudentSession:
         return self._invoke(msg, args, kwargs, timeout or self.limits.call_timeout, f"{func}()")["value"]
 
     def probe(self, name: str, *args: Any, timeout: float | None = None, seed: int | None = None,
-              what: str | None = None, **kwargs: Any) -> Any:
-        """Run the probe ``grader.probes.<name>`` inside the child with the student's module."""
-        msg = {"op": "probe", "probe": name, "seed": self.seed if seed is None else seed}
+              what: str | None = None, staged: str | None = None, **kwargs: Any) -> Any:
+        """Run the probe ``grader.probes.<name>`` inside the child with the student's module. With
+        ``staged``, its positional arguments are those put in the child by :meth:`stage` (nothing
+        crosses the pipe, so a timed probe is not charged for decoding its inputs)."""
+        if staged is not None and args:
+            raise ValueError("a probe on staged arguments takes no other positional arguments")
+        msg = {"op": "probe", "probe": name, "seed": self.seed if seed is None else seed, "staged": staged}
         return self._invoke(msg, args, kwargs, timeout or self.limits.call_timeout, what or name)["value"]
 
     def _session_pids(self) -> list[int]:

@@ -726,7 +726,8 @@ def _serve(conn: socket.socket, request: dict) -> None:
     sys.setrecursionlimit(max(1000, int(request.get("recursion_limit", 3000))))
     _seed(int(request.get("seed", 0)))
     try:
-        module = importlib.import_module(module_name)
+        # no module: a session that runs only the grader's own probes (a calibration next to no student code)
+        module = importlib.import_module(module_name) if module_name else None
     except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
         reply = _error_reply(exc, code_dir)
         reply["phase"] = "import"

@@ -66,16 +66,19 @@ KNN_K = 10
 # The full profile trains on the same number of images (a subset), so the same floor is documented.
 KNN_FLOOR = {"sample": 0.30, "full": 0.30}
 KNN_MARGIN = 0.05
-# Forward pass over 256 images: at most this many times the reference encoder's CPU time (+ slack). The
-# limit follows from the training check: 300 steps of 64 images cost about 225 forward passes over 256
-# images (a backward pass costs about twice a forward one), doubled in Gradescope's half CPU; at 0.3 s a
-# pass that is about 2 minutes of the run's 10. The reference takes 10-13 ms here, so the limit sits near
-# 0.3 s: a textbook 32/64/64 conv + max-pool encoder (about 0.19 s) passes, 64/128/64 at full resolution
-# (about 0.54 s) does not. A time within BAND of the limit is measured again (up to SPEED_MAX_ROUNDS
-# rounds, both encoders in every round) before a decision, so noise does not flip the verdict.
-SPEED_FACTOR = 25.0
-SPEED_SLACK = 0.02
+# Forward pass over 256 images: at most SPEED_FACTOR times the CPU time of the grader's yardstick, a plain
+# 32/64/64-channel convolutional encoder with max pooling (grader/probes/metric_learning.py), timed in a
+# sandboxed process like the student's and interleaved with it: being convolution-bound like the encoders
+# it measures, it slows down with them on a loaded machine, where a small reference encoder measured in
+# the grader's own process moved by 2x (8-18 ms) with the machine's load and what the process had run
+# before. The limit follows from the training check: 300 steps of 64 images cost about 225 forward passes
+# over 256 images (a backward pass costs about twice a forward one), doubled in Gradescope's half CPU;
+# at 0.3 s a pass that is about 2 minutes of the run's 10. The yardstick takes about 0.19 s here, so the
+# limit sits near 0.3 s: the yardstick's own architecture passes, 64/128/64 channels (about 0.46 s) do not.
+# A ratio within BAND of the limit is measured again (up to SPEED_MAX_ROUNDS rounds) before a decision.
+SPEED_FACTOR = 1.6
 SPEED_MIN_ROUNDS, SPEED_MAX_ROUNDS, SPEED_BAND = 3, 12, 1.3
+CALIBRATION_REPEAT = 1  # passes of the yardstick per round: about 0.2 s, well above timer noise
 PROBE_FLOOR = 0.85  # linear probe accuracy on well-separated Gaussian clusters (reference: about 0.99)
 
 
@@ -403,43 +406,33 @@ def encoder_properties(ctx):
                           "parameters (detach(), .data or torch.no_grad() inside forward?).")
 
 
-def _reference_forward_cpu(ref, X: torch.Tensor, runs: int = 5) -> float:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        torch.manual_seed(0)
-        enc = ref.Encoder().eval()
-        samples = []
-        with torch.no_grad():
-            enc(X)
-            for _ in range(runs):
-                t0 = time.thread_time()
-                enc(X)
-                samples.append(time.thread_time() - t0)
-        return statistics.median(samples)
-    finally:
-        torch.set_num_threads(threads)
-
-
 @check("Encoder: a forward pass over 256 images fits the CPU time budget", depends=("encoder_shape",), timeout=120)
 @weight(2)
 @number("2.7")
 def encoder_speed(ctx):
     X = _images(ctx.generator("speed"), 256)
     repeat = 3
-    with ctx.student() as s:
-        s.probe("metric_learning.encoder_forward_repeat", X, 1, timeout=ctx.timeout(60), what="Encoder()(X)")
+    # the yardstick (see SPEED_FACTOR) is timed in a sandboxed process like the student's, round by round
+    with ctx.student() as s, ctx.calibration() as cal:
+        for session, repeats in ((s, (1, repeat)), (cal, (1, CALIBRATION_REPEAT))):
+            for n in repeats:  # the images, and how many passes, staged once: timed probes decode nothing
+                session.stage(f"x{n}", X, n, timeout=ctx.timeout(60))
+        s.probe("metric_learning.encoder_forward_repeat", staged="x1", timeout=ctx.timeout(60), what="Encoder()(X)")
+        cal.probe("metric_learning.calibration_forward_repeat", staged="x1", timeout=ctx.timeout(60))
         times: list[float] = []
         refs: list[float] = []
         ratios: list[float] = []  # t / limit in each round: above 1 fails
 
         def one_round() -> None:
             before = s.cpu_time()
-            s.probe("metric_learning.encoder_forward_repeat", X, repeat, timeout=ctx.timeout(60),
+            s.probe("metric_learning.encoder_forward_repeat", staged=f"x{repeat}", timeout=ctx.timeout(60),
                     what="Encoder()(X)")
             times.append((s.cpu_time() - before) / repeat)
-            refs.append(_reference_forward_cpu(ctx.reference, X, runs=3))
-            ratios.append(times[-1] / (SPEED_FACTOR * refs[-1] + SPEED_SLACK))
+            before = cal.cpu_time()
+            cal.probe("metric_learning.calibration_forward_repeat", staged=f"x{CALIBRATION_REPEAT}",
+                      timeout=ctx.timeout(60))
+            refs.append((cal.cpu_time() - before) / CALIBRATION_REPEAT)
+            ratios.append(times[-1] / (SPEED_FACTOR * refs[-1]))
 
         for _ in range(SPEED_MIN_ROUNDS):
             one_round()
@@ -447,14 +440,15 @@ def encoder_speed(ctx):
                and ctx.remaining() > 20):
             one_round()
     t, t_ref = statistics.median(times), statistics.median(refs)
-    limit = SPEED_FACTOR * t_ref + SPEED_SLACK
+    limit = SPEED_FACTOR * t_ref
     ctx.note(f"Forward pass over 256 images (CPU time, one thread, median of {len(times)} rounds): {t * 1e3:.1f} ms; "
-             f"reference {t_ref * 1e3:.1f} ms; limit {limit * 1e3:.0f} ms.")
+             f"the grader's yardstick encoder {t_ref * 1e3:.1f} ms; limit {limit * 1e3:.0f} ms.")
     if statistics.median(ratios) > 1.0:
         raise CheckFailed(f"Encoder()(X) takes {t * 1e3:.0f} ms of CPU time for 256 images, over the budget of "
-                          f"{limit * 1e3:.0f} ms ({SPEED_FACTOR:g}x the reference's {t_ref * 1e3:.1f} ms). The grader "
-                          "trains your encoder for hundreds of steps: downsample early (stride 2 or pooling) and "
-                          "keep convolutions at full 32x32 resolution few and narrow.")
+                          f"{limit * 1e3:.0f} ms ({SPEED_FACTOR:g}x the {t_ref * 1e3:.1f} ms of a plain "
+                          "32/64/64-channel encoder with max pooling, timed the same way). The grader trains your "
+                          "encoder for hundreds of steps: downsample early (stride 2 or pooling) and keep "
+                          "convolutions at full 32x32 resolution few and narrow.")
 
 
 # ----------------------------------------------------------------------------- training step

@@ -155,6 +155,24 @@ def encoder_forward_repeat(module: Any, X: torch.Tensor, repeat: int) -> bool:
     return True
 
 
+@probe
+def calibration_forward_repeat(module: Any, X: torch.Tensor, repeat: int) -> bool:
+    """The yardstick of the encoder's time limit: a plain convolutional encoder of the kind courses teach
+    (3x3 convolutions with 32, 64 and 64 channels at full resolution, each followed by ReLU and 2x2 max
+    pooling, then a linear layer to 64), ``repeat`` eval-mode forward passes over X. The parent times it
+    in a session without student code (``module`` is None); being convolution-bound like the encoders it
+    measures, it slows down with them when the machine is loaded, so their ratio stays put."""
+    torch.manual_seed(0)
+    blocks: list[nn.Module] = []
+    for c_in, c_out in ((3, 32), (32, 64), (64, 64)):
+        blocks.append(nn.Sequential(nn.Conv2d(c_in, c_out, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2)))
+    net = nn.Sequential(*blocks, nn.Flatten(), nn.Linear(64 * 4 * 4, 64)).eval()
+    with torch.no_grad():
+        for _ in range(repeat):
+            net(X)
+    return True
+
+
 class _LinearEncoder(nn.Module):
     """The grader's own encoder for the training-step check: Z = X.flatten(1) @ W."""
 
