@@ -495,12 +495,13 @@ def _speedup(ctx, kind: str) -> None:
     with ctx.student() as s:
         naive_sets = _speed_sets(gen, X, 4)
         s.stage_sets("speed", naive_sets, timeout=ctx.timeout(60))
-        s.call(naive, staged="speed", want_value=False, offset=3, timeout=ctx.timeout(60))  # warm-up
+        s.call(naive, staged="speed", want_value=False, offset=3, grad=False, timeout=ctx.timeout(60))  # warm-up
         t_naive = statistics.median(s.timed_call(naive, staged="speed", offset=k, grad=False, timeout=ctx.timeout(60))
                                     for k in range(3))
-        sets = _speed_sets(gen, X, SPEED_REPEAT * MIN_ROUNDS)
+        # the last set is the warm-up's (timed to size the rounds); the rounds never reuse it
+        sets = _speed_sets(gen, X, SPEED_REPEAT * MIN_ROUNDS + 1)
         s.stage_sets("speed", sets, timeout=ctx.timeout(60))
-        first = s.timed_call(vec, staged="speed", grad=False, timeout=ctx.timeout(60))  # warm-up, timed to size the rounds
+        first = s.timed_call(vec, staged="speed", offset=len(sets) - 1, grad=False, timeout=ctx.timeout(60))
         repeat = SPEED_REPEAT if first <= 0.01 else max(1, min(SPEED_REPEAT, int(0.1 / first)))
         speedups: list[float] = []
         excess: list[float] = []   # t_vec / (REFERENCE_FACTOR * t_ref + 2 ms): above 1 fails
@@ -509,8 +510,8 @@ def _speedup(ctx, kind: str) -> None:
 
         def one_round() -> None:
             nonlocal offset, sets
-            if offset + repeat > len(sets):  # every timed call gets inputs it has not seen
-                sets = _speed_sets(gen, X, SPEED_REPEAT * MIN_ROUNDS)
+            if offset + repeat > len(sets) - 1:  # every timed call gets inputs it has not seen
+                sets = _speed_sets(gen, X, SPEED_REPEAT * MIN_ROUNDS + 1)
                 s.stage_sets("speed", sets, timeout=ctx.timeout(60))
                 offset = 0
             t_vec = s.timed_call(vec, staged="speed", repeat=repeat, offset=offset, keep=True, grad=False,
