@@ -26,7 +26,7 @@ _LOOPS: dict[type[ast.stmt] | type[ast.expr], str] = {
 # source cannot vouch for a function that uses them, and no loss or activation needs them.
 _OPAQUE = ("exec", "eval", "compile", "__import__", "globals", "vars", "__builtins__", "builtins",
            "importlib", "sys.modules", "operator.attrgetter", "operator.methodcaller", ".__dict__", "__dict__",
-           ".__getattribute__", "object.__getattribute__", "inspect", "types.ModuleType")
+           ".__getattribute__", "object.__getattribute__", "inspect", "types.ModuleType", "torch._C")
 
 
 #: Tensor utilities that compute neither a loss nor a gradient: allowed wherever a part refuses

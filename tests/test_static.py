@@ -102,3 +102,22 @@ def test_tensor_utilities_are_allowed_where_torch_nn_is_refused():
         assert m.calls_matching("masks", forbidden, allowed) == []
         assert [f.what for f in m.calls_matching("loss", forbidden, allowed)][:1] == ["uses F.cross_entropy"]
         assert [f.what for f in m.calls_matching("through_a_local", forbidden, allowed)] == ["uses F"]
+
+
+def test_switching_autograd_back_on_is_named():
+    """Part 1 calls the losses with autograd off; the ways back on are named by the static check."""
+    from grader.checks.linear_classifier import ALLOWED, FORBIDDEN
+
+    m = Module(textwrap.dedent('''
+        import torch
+
+        def public_switch(W):
+            with torch.set_grad_enabled(True):
+                return W
+
+        def private_switch(W):
+            torch._C._set_grad_enabled(True)
+            return W
+    '''))
+    assert [f.what for f in m.calls_matching("public_switch", FORBIDDEN, ALLOWED)] == ["uses torch.set_grad_enabled"]
+    assert any("torch._C" in f.what for f in m.opaque_code("private_switch"))
