@@ -668,3 +668,19 @@ def test_notebook_intake_fails_only_its_part_and_is_linear(box):
     intake = time.monotonic() - t0
     expect(g, failed={S: ["more than the 2 MB a module may have"], P: ["more than the 2 MB a module may have"]})
     assert intake < 60, intake
+
+
+def test_device_and_dtype_mistakes_are_named_with_their_line(box):
+    """A hard-coded CUDA device on a CPU grader, and a float64 mask meeting float32 inputs: the student
+    reads which line, and what to use instead (the inputs' device and dtype)."""
+    g = grade_attack(box, attack("hard-coded-cuda-device"), [S, P])
+    expect(g, passed=(P,), failed={S: ["asks for a CUDA GPU", 'device="cuda"', "grader runs it on the CPU",
+                                       "device=X.device"]})
+    F32 = "losses_keep_dtype"
+    g = grade_attack(box, attack("mask-in-another-dtype"), [F32])
+    test = g.by_check()[F32]
+    assert test["extra_data"]["items"] == {"svm_loss_naive": "passed", "svm_loss_vectorized": "failed",
+                                           "softmax_loss_naive": "passed", "softmax_loss_vectorized": "passed"}
+    assert g.score == test["score"] == pytest.approx(0.75 * test["max_score"])  # only that function's share
+    for phrase in ("svm_loss_vectorized", "different dtypes met in one operation", "X.t().mm(mask)", "dtype=X.dtype"):
+        assert phrase in test["output"], test["output"]

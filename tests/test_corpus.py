@@ -83,3 +83,15 @@ def test_borderline_submissions_get_the_same_score_every_run_on_a_loaded_machine
         hog.wait()
     full = sum(t["max_score"] for t in g.doc["tests"])
     assert all(s == scores[0] for s in scores) and scores[0][0] == full, (scores, {k: g.output(k) for k in checks})
+
+
+def test_the_course_softmax_gets_a_note_not_a_penalty_for_an_extreme_gap(grade):
+    """-log(probs[y]) after the max shift (the course's solution) underflows when the correct class is
+    far below the maximum: full marks for stability, and a note that says what happened."""
+    path = CORPUS / "linear_classifier" / "course_canonical.py"
+    g = grade({"linear_classifier.py": submission_text(path)},
+              checks=["softmax_naive_data_term", "softmax_vectorized_data_term", "softmax_stability"])
+    assert_full_marks(g)
+    note = g.output("softmax_stability")
+    assert "Note (no points): when the correct class scores 1000 below the row's maximum" in note, note
+    assert "returns a loss of inf" in note and "s_y - m - log(sum_j exp(s_j - m))" in note

@@ -943,3 +943,28 @@ def test_system_call_filter_program_for_each_architecture(machine):
     assert _run_bpf(prog, arch, sys_clone, 0x10000000 | 17) == eperm  # CLONE_NEWUSER
     assert _run_bpf(prog, 0x40000003, 1) == eperm  # another calling convention (i386)
     assert _run_bpf(prog, arch, 0x40000000 + 1) == eperm  # x32 numbers
+
+
+def test_memory_a_call_builds_is_read_by_the_parent(sandbox):
+    """The evidence behind a hint about large intermediates: the peak of the worker's resident memory
+    during one call, above its level before, read from the kernel."""
+    import torch
+
+    sb = sandbox("""
+        import torch
+
+        def small(x):
+            return x.sum()
+
+        def big(x):
+            return (x[:, :, None] * torch.ones(1, 1, 400)).sum()   # 400x its input, then freed
+    """)
+    x = torch.ones(256, 256)
+    with sb.session("m") as s:
+        s.stage("x", x)
+        small = s.memory_growth("small", staged="x")
+        big = s.memory_growth("big", staged="x")
+    if small is None or big is None:
+        pytest.skip("the kernel's peak-memory counter cannot be reset here")
+    nbytes = x.numel() * x.element_size()
+    assert big > 200 * nbytes and small < 20 * nbytes, (small, big)
