@@ -700,13 +700,16 @@ class StudentSession:
         return self._invoke(msg, args, kwargs, timeout or self.limits.call_timeout, f"{func}()")["value"]
 
     def probe(self, name: str, *args: Any, timeout: float | None = None, seed: int | None = None,
-              what: str | None = None, staged: str | None = None, **kwargs: Any) -> Any:
+              what: str | None = None, staged: str | None = None, repeat: int = 1, offset: int = 0,
+              **kwargs: Any) -> Any:
         """Run the probe ``grader.probes.<name>`` inside the child with the student's module. With
-        ``staged``, its positional arguments are those put in the child by :meth:`stage` (nothing
-        crosses the pipe, so a timed probe is not charged for decoding its inputs)."""
+        ``staged``, its positional arguments are those put in the child by :meth:`stage` or
+        :meth:`stage_sets` (nothing crosses the pipe, so a timed probe is not charged for decoding its
+        inputs); ``repeat`` and ``offset`` work as in :meth:`call`."""
         if staged is not None and args:
             raise ValueError("a probe on staged arguments takes no other positional arguments")
-        msg = {"op": "probe", "probe": name, "seed": self.seed if seed is None else seed, "staged": staged}
+        msg = {"op": "probe", "probe": name, "seed": self.seed if seed is None else seed, "staged": staged,
+               "repeat": repeat, "offset": offset}
         return self._invoke(msg, args, kwargs, timeout or self.limits.call_timeout, what or name)["value"]
 
     def _session_pids(self) -> list[int]:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 from gradescope_utils.autograder_utils.decorators import number, weight
@@ -35,8 +37,15 @@ SPEEDUP_FLOOR = {"svm": 4.0, "softmax": 3.0}
 # orders of magnitude ahead (estimate from launch costs; bench/speed_checks.py --device cuda
 # measures it, see BENCHMARKS.md), and a loss that still works row by row falls short.
 GPU_SPEEDUP_FLOOR = {"svm": 20.0, "softmax": 15.0}
-# A vectorized loss may cost at most this many times the reference's on the same inputs.
-REFERENCE_FACTOR = 6.0
+# A vectorized loss may cost at most this many times its two matrix products (X @ W and X.T @ dS, about
+# 6x the reference, which costs 1.0-1.2x them: BENCHMARKS.md) + 2 ms, on the same inputs. The products are
+# timed in a sandboxed process without student code (Context.calibration), round by round with the
+# student's loss, so both are measured under the same conditions: the reference timed in the grader's own
+# process moves with what that process ran before.
+PRODUCTS_FACTOR = 7.0
+# A vectorized loss within this many times its two products (about twice the reference) is never failed
+# for a small speedup over a naive loss that already works row by row (the docstring allows it).
+RESCUE_FACTOR = 2.5
 # Accuracy floors on the test split per data profile, set below what the reference's own
 # grid reaches (see bench/calibrate_linear.py and BENCHMARKS.md).
 ACCURACY_FLOOR = {"full": {"svm": 0.36, "softmax": 0.36}, "sample": {"svm": 0.30, "softmax": 0.30}}
@@ -485,67 +494,111 @@ def _slowness_facts(ctx, s, func: str, inputs_bytes: int) -> str:
            "the hints in the docstring."
 
 
+@dataclass
+class SpeedFigures:
+    """What checks 1.15/1.16 measure (CPU seconds per call): the student's naive loss, and per round the
+    vectorized loss, the two matrix products in a session without student code, and the reference in
+    the grader's process (shown, not used to decide)."""
+
+    t_naive: float
+    repeat: int
+    rounds: list[tuple[float, float, float]] = field(default_factory=list)  # (t_vec, t_products, t_ref)
+
+    def median(self, k: int) -> float:
+        return statistics.median(r[k] for r in self.rounds)
+
+    def speedups(self) -> list[float]:
+        return [self.t_naive / max(t, 1e-9) for t, _, _ in self.rounds]
+
+    def excess(self) -> list[float]:
+        """t_vec / limit per round: above 1 fails."""
+        return [t / (PRODUCTS_FACTOR * p + 2e-3) for t, p, _ in self.rounds]
+
+    def rescued(self) -> bool:
+        return self.median(0) <= RESCUE_FACTOR * self.median(1)
+
+    def slow_against_naive(self, floor: float) -> bool:
+        return statistics.median(self.speedups()) < floor and not self.rescued()
+
+    def too_slow(self) -> bool:
+        return statistics.median(self.excess()) > 1.0
+
+    def undecided(self, floor: float) -> bool:
+        near_floor = floor / BAND <= statistics.median(self.speedups()) <= floor * BAND
+        near_rescue = 1 / BAND <= self.median(0) / (RESCUE_FACTOR * self.median(1)) <= BAND
+        return (near_floor and near_rescue) or 1 / BAND <= statistics.median(self.excess()) <= BAND
+
+
+def measure_speed(s, cal, kind: str, gen: torch.Generator, X: torch.Tensor, ref, floor: float,
+                  timeout: Callable[[float], float]) -> SpeedFigures:
+    """Time ``kind``'s losses in the student's session ``s`` and the two products in ``cal`` (the
+    protocol above); every timed call gets inputs it has not seen, and the values the timed calls
+    return are compared with the function's own untimed results. Also used by bench/speed_checks.py."""
+    naive, vec = f"{kind}_loss_naive", f"{kind}_loss_vectorized"
+    naive_sets = _speed_sets(gen, X, 4)
+    s.stage_sets("speed", naive_sets, timeout=timeout(60))
+    s.call(naive, staged="speed", want_value=False, offset=3, grad=False, timeout=timeout(60))  # warm-up
+    t_naive = statistics.median(s.timed_call(naive, staged="speed", offset=k, grad=False, timeout=timeout(60))
+                                for k in range(3))
+    # the last set is the warm-up's (timed to size the rounds); the rounds never reuse it
+    sets = _speed_sets(gen, X, SPEED_REPEAT * MIN_ROUNDS + 1)
+    for session in (s, cal):
+        session.stage_sets("speed", sets, timeout=timeout(60))
+    first = s.timed_call(vec, staged="speed", offset=len(sets) - 1, grad=False, timeout=timeout(60))
+    cal.probe("linear_classifier.two_products", staged="speed", timeout=timeout(60))  # warm-up
+    figures = SpeedFigures(t_naive, SPEED_REPEAT if first <= 0.01 else max(1, min(SPEED_REPEAT, int(0.1 / first))))
+    repeat = figures.repeat
+    offset = 0
+
+    def one_round() -> None:
+        nonlocal offset, sets
+        if offset + repeat > len(sets) - 1:  # every timed call gets inputs it has not seen
+            sets = _speed_sets(gen, X, SPEED_REPEAT * MIN_ROUNDS + 1)
+            for session in (s, cal):
+                session.stage_sets("speed", sets, timeout=timeout(60))
+            offset = 0
+        t_vec = s.timed_call(vec, staged="speed", repeat=repeat, offset=offset, keep=True, grad=False,
+                             timeout=timeout(60))
+        _check_kept(s, vec, sets, offset, timeout(60))
+        before = cal.cpu_time()
+        cal.probe("linear_classifier.two_products", staged="speed", repeat=repeat, offset=offset,
+                  timeout=timeout(60))
+        t_products = (cal.cpu_time() - before) / repeat
+        t_ref = _reference_cpu(ref, sets[offset:offset + repeat])
+        offset += repeat
+        figures.rounds.append((t_vec, t_products, t_ref))
+
+    for _ in range(MIN_ROUNDS):
+        one_round()
+    while len(figures.rounds) < MAX_ROUNDS and figures.undecided(floor):
+        one_round()
+    return figures
+
+
 def _speedup(ctx, kind: str) -> None:
     naive, vec = f"{kind}_loss_naive", f"{kind}_loss_vectorized"
-    ref = getattr(ctx.reference, vec)
     gen = ctx.generator("speed")
     _, X, _ = loss_inputs(gen, SPEED_N, 3073, 10)
     inputs_bytes = X.numel() * X.element_size() + 3073 * 10 * 8
     floor = SPEEDUP_FLOOR[kind]
-    with ctx.student() as s:
-        naive_sets = _speed_sets(gen, X, 4)
-        s.stage_sets("speed", naive_sets, timeout=ctx.timeout(60))
-        s.call(naive, staged="speed", want_value=False, offset=3, grad=False, timeout=ctx.timeout(60))  # warm-up
-        t_naive = statistics.median(s.timed_call(naive, staged="speed", offset=k, grad=False, timeout=ctx.timeout(60))
-                                    for k in range(3))
-        # the last set is the warm-up's (timed to size the rounds); the rounds never reuse it
-        sets = _speed_sets(gen, X, SPEED_REPEAT * MIN_ROUNDS + 1)
-        s.stage_sets("speed", sets, timeout=ctx.timeout(60))
-        first = s.timed_call(vec, staged="speed", offset=len(sets) - 1, grad=False, timeout=ctx.timeout(60))
-        repeat = SPEED_REPEAT if first <= 0.01 else max(1, min(SPEED_REPEAT, int(0.1 / first)))
-        speedups: list[float] = []
-        excess: list[float] = []   # t_vec / (REFERENCE_FACTOR * t_ref + 2 ms): above 1 fails
-        times: list[tuple[float, float]] = []
-        offset = 0
-
-        def one_round() -> None:
-            nonlocal offset, sets
-            if offset + repeat > len(sets) - 1:  # every timed call gets inputs it has not seen
-                sets = _speed_sets(gen, X, SPEED_REPEAT * MIN_ROUNDS + 1)
-                s.stage_sets("speed", sets, timeout=ctx.timeout(60))
-                offset = 0
-            t_vec = s.timed_call(vec, staged="speed", repeat=repeat, offset=offset, keep=True, grad=False,
-                                 timeout=ctx.timeout(60))
-            _check_kept(s, vec, sets, offset, ctx.timeout(60))
-            t_ref = _reference_cpu(ref, sets[offset:offset + repeat])
-            offset += repeat
-            times.append((t_vec, t_ref))
-            speedups.append(t_naive / max(t_vec, 1e-9))
-            excess.append(t_vec / (REFERENCE_FACTOR * t_ref + 2e-3))
-
-        for _ in range(MIN_ROUNDS):
-            one_round()
-        while len(times) < MAX_ROUNDS and (floor / BAND <= statistics.median(speedups) <= floor * BAND
-                                           or 1 / BAND <= statistics.median(excess) <= BAND):
-            one_round()
-        speedup = statistics.median(speedups)
-        t_vec = statistics.median(t for t, _ in times)
-        t_ref = statistics.median(r for _, r in times)
-        rounds = len(times)
-        ctx.note(f"Measured (CPU time, N={SPEED_N}, fresh inputs for each call, {rounds} rounds of {repeat} calls): "
-                 f"{naive} {t_naive * 1e3:.1f} ms, {vec} {t_vec * 1e3:.2f} ms per call (speedup {speedup:.1f}x; at "
-                 f"least {floor:g}x required); reference {t_ref * 1e3:.2f} ms.")
-        # a naive loss that already works row by row (the docstring allows it) is fast: a vectorized loss
-        # within twice the reference's time is never failed for a small ratio over it
-        if speedup < floor and t_vec > 2 * t_ref:
+    with ctx.student() as s, ctx.calibration() as cal:
+        fig = measure_speed(s, cal, kind, gen, X, getattr(ctx.reference, vec), floor, ctx.timeout)
+        speedup = statistics.median(fig.speedups())
+        t_vec, t_products, t_ref = fig.median(0), fig.median(1), fig.median(2)
+        ctx.note(f"Measured (CPU time, N={SPEED_N}, fresh inputs for each call, {len(fig.rounds)} rounds of "
+                 f"{fig.repeat} calls): {naive} {fig.t_naive * 1e3:.1f} ms, {vec} {t_vec * 1e3:.2f} ms per call "
+                 f"(speedup {speedup:.1f}x; at least {floor:g}x required, unless within {RESCUE_FACTOR:g}x its two "
+                 f"matrix products); its two matrix products {t_products * 1e3:.2f} ms; reference "
+                 f"{t_ref * 1e3:.2f} ms.")
+        if fig.slow_against_naive(floor):
             raise CheckFailed(f"{vec} is only {speedup:.1f}x faster than your {naive} (at least {floor:g}x "
                               f"required). {_slowness_facts(ctx, s, vec, inputs_bytes)}")
-        if statistics.median(excess) > 1.0:
-            raise CheckFailed(f"{vec} takes {t_vec * 1e3:.2f} ms per call, more than {REFERENCE_FACTOR:g}x the "
-                              f"reference's {t_ref * 1e3:.2f} ms on the same inputs. "
-                              f"{_slowness_facts(ctx, s, vec, inputs_bytes)}")
+        if fig.too_slow():
+            raise CheckFailed(f"{vec} takes {t_vec * 1e3:.2f} ms per call, more than {PRODUCTS_FACTOR:g}x the "
+                              f"{t_products * 1e3:.2f} ms of the two matrix products it needs (X @ W and X.T @ dS; "
+                              f"the reference takes {t_ref * 1e3:.2f} ms). {_slowness_facts(ctx, s, vec, inputs_bytes)}")
     if ctx.accelerator is not None:
-        W0, _, y0, reg0 = sets[0]
+        W0, _, y0, reg0 = _speed_sets(gen, X, 1)[0]
         _gpu_speedup(ctx, kind, (W0, X, y0, reg0))
 
 

@@ -48,3 +48,13 @@ def classifier_roundtrip(module: Any, cls_name: str, X: torch.Tensor, y: torch.T
     other = getattr(module, cls_name)()
     other.load(path)
     return {"history": history, "pred": pred, "W": model.W, "W_loaded": other.W, "loss": loss, "own": own}
+
+
+@probe
+def two_products(module: Any, W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float) -> bool:
+    """The yardstick of the vectorized losses' speed: the two matrix products every one of them needs
+    (scores = X @ W, then X.T @ an (N, C) matrix), timed by the parent in a session without student
+    code (``module`` is None). A vectorized loss costs 1.0-1.2 times them (BENCHMARKS.md)."""
+    scores = X.mm(W)
+    X.t().mm(scores)
+    return True
