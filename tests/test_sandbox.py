@@ -968,3 +968,32 @@ def test_memory_a_call_builds_is_read_by_the_parent(sandbox):
         pytest.skip("the kernel's peak-memory counter cannot be reset here")
     nbytes = x.numel() * x.element_size()
     assert big > 200 * nbytes and small < 20 * nbytes, (small, big)
+
+
+def test_a_paused_session_runs_nothing(sandbox):
+    """While the grader times its yardstick elsewhere, nothing the student started keeps running."""
+    sb = sandbox("""
+        import threading
+
+        counter = [0]
+
+        def _spin():
+            while True:
+                counter[0] += 1
+
+        def start():
+            threading.Thread(target=_spin, daemon=True).start()
+
+        def read():
+            return counter[0]
+    """)
+    with sb.session("m") as s:
+        s.call("start")
+        time.sleep(0.2)
+        before = s.cpu_time()
+        with s.paused():
+            time.sleep(0.5)
+            during = s.cpu_time() - before
+        time.sleep(0.3)
+        after = s.cpu_time() - before
+    assert during < 0.1 and after > 0.15, (during, after)
