@@ -660,6 +660,8 @@ class StudentSession:
     def _call_error(self, reply: dict, what: str) -> Exception:
         kind, etype = reply.get("kind"), str(reply.get("type"))
         msg, tb = str(reply.get("message", "")), str(reply.get("traceback", "")).strip()
+        if kind == "grader":  # not a StudentCodeError: the runner reports a grader error
+            return RuntimeError(f"{what}: the grader's request failed in the sandbox: {msg}")
         if kind == "exit":
             return StudentCrash(f"{what} called exit()/sys.exit({msg}). Functions must return their result; "
                                 "remove the exit call.", output=self.output)

@@ -793,7 +793,14 @@ def _serve(conn: socket.socket, request: dict) -> None:
                     target = getattr(target, part)
                 fn = target
             elif op == "probe":
-                probe = grader.probes.get(str(msg["probe"]))
+                try:
+                    probe = grader.probes.get(str(msg["probe"]))
+                except KeyError:  # the grader asked for a probe it does not have: its bug, not the student's
+                    _flush()
+                    with lock:
+                        _send(conn, {"ok": False, "kind": "grader", "type": "KeyError",
+                                     "message": f"no probe named {msg['probe']!r}", "traceback": ""})
+                    continue
 
                 def run_probe(*a: Any, **k: Any) -> Any:
                     return probe(module, *a, **k)

@@ -997,3 +997,14 @@ def test_a_paused_session_runs_nothing(sandbox):
         time.sleep(0.3)
         after = s.cpu_time() - before
     assert during < 0.1 and after > 0.15, (during, after)
+
+
+def test_a_probe_the_grader_does_not_have_is_the_grader_s_error_not_the_student_s(sandbox):
+    from grader.errors import StudentCodeError
+
+    sb = sandbox("def f():\n    return 1\n")
+    with sb.session("m") as s:
+        with pytest.raises(RuntimeError, match="no probe named 'nowhere.to_be_found'") as info:
+            s.probe("nowhere.to_be_found")
+        assert not isinstance(info.value, StudentCodeError)
+        assert s.call("f") == 1  # the session carries on
