@@ -350,34 +350,11 @@ def test_crashes_are_named(sandbox, body, message):
         assert s.call("ok") == "ok"
 
 
-def test_cpu_time_is_measured_by_the_kernel_and_counts_helper_processes(sandbox):
-    sb = sandbox("""
-        import os, time
-
-        time.process_time = lambda: 0.0  # the student's own clock is irrelevant
-
-        def busy(n):
-            x = 0
-            for i in range(n):
-                x += i
-            return x
-
-        def offload(n):
-            pid = os.fork()
-            if pid == 0:
-                busy(n)
-                os._exit(0)
-            os.waitpid(pid, 0)
-    """)
-    with sb.session("m") as s:
-        own = s.timed_call("busy", 2_000_000)
-        helper = s.timed_call("offload", 2_000_000)
-    assert own > 0.01 and helper > 0.3 * own, (own, helper)
-
-
 ROUTES_OF_WORK = """
     import os, signal, threading, time
     from concurrent.futures import ThreadPoolExecutor
+
+    time.process_time = lambda: 0.0  # the student's own clock is irrelevant: the kernel's counts
 
     def busy(n):
         x = 0
@@ -433,8 +410,9 @@ ROUTES = ("exited_thread", "thread_pool", "waited_child", "auto_reaped_child", "
 
 @pytest.mark.parametrize("route", ROUTES)
 def test_cpu_time_counts_work_whatever_route_it_takes(sandbox, route):
-    """Work done in a thread that has exited, a pool, a waited or auto-reaped child, or a grandchild
-    counts in the session's CPU time (with the session's control group, where there is one)."""
+    """CPU time is read by the parent from the kernel, and work done in a thread that has exited, a
+    pool, a waited or auto-reaped child, or a grandchild counts in it (with the session's control
+    group, where there is one)."""
     sb = sandbox(ROUTES_OF_WORK)
     with sb.session("m") as s:
         own = s.timed_call("busy", 3_000_000)
