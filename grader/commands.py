@@ -82,7 +82,10 @@ def grade_to_file(submission: Path, results_path: Path, *, parts: list[str] | No
     try:
         from grader.sandbox import Zygote
 
-        hidden = hidden_paths()
+        from grader import data as gdata
+
+        # the reference and hidden checks, and every dataset's labels (answer keys for a model)
+        hidden = hidden_paths() + gdata.answer_key_folders(data_root)
         if zygote is None:
             # before any secret is imported: forked children share torch only
             zygote = owned_zygote = Zygote(hidden_paths=hidden)

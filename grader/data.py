@@ -57,6 +57,7 @@ __all__ = [
     "MNIST_CLASSES",
     "DataLocation",
     "RawSplits",
+    "answer_key_folders",
     "cifar10_channel_mean",
     "data_root_candidates",
     "decoded_cache_dir",
@@ -161,6 +162,22 @@ def data_root_candidates(explicit: str | os.PathLike[str] | None = None) -> list
             seen.add(str(path))
             unique.append(path)
     return unique
+
+
+def answer_key_folders(explicit: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Every folder on this machine that holds dataset labels the grader knows of: each dataset's
+    folder in every candidate root (full and sample layouts) and the decoded-tensor cache. Student
+    code must never read them (the grader hands the child the images it needs), so as root the
+    grader makes each unreadable by other users before any student code runs."""
+    found = []
+    for root in data_root_candidates(explicit):
+        for name in (_CIFAR_FULL_DIR, _CIFAR_SAMPLE_DIR, "MNIST"):
+            if (root / name).is_dir():
+                found.append(root / name)
+    cache = decoded_cache_dir()
+    if cache.is_dir():
+        found.append(cache)
+    return found
 
 
 def _canonical(dataset: str) -> str:

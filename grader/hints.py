@@ -32,15 +32,20 @@ def last_student_line(traceback_text: str) -> tuple[str, int, str] | None:
     return file, int(line), code.strip()
 
 
-def device_or_dtype_hint(message: str, traceback_text: str, *, grading_device: str = "cpu") -> str:
-    """A sentence naming a device or dtype mistake that ``message`` proves, or ""."""
+def device_or_dtype_hint(message: str, traceback_text: str, *, grading_device: str = "cpu",
+                         autograd_off: bool = False) -> str:
+    """A sentence naming a device or dtype mistake that ``message`` proves, or "". ``autograd_off``:
+    the grader made the call under ``torch.no_grad()`` (a part that computes gradients by hand)."""
     text = (message or "").lower()
     where = last_student_line(traceback_text)
     at = f" (line {where[1]}: `{where[2]}`)" if where and where[2] else (f" (line {where[1]})" if where else "")
-    if "does not require grad and does not have a grad_fn" in text or "does not require grad" in text:
-        return (f"Autograd was needed{at}, but this part computes gradients by hand: the grader calls your "
-                "losses with autograd switched off (torch.no_grad()), so .backward() and torch.autograd cannot "
-                "work here. Derive dW from the loss yourself.")
+    if "does not require grad" in text:
+        if autograd_off:
+            return (f"Autograd was needed{at}, but this part computes gradients by hand: the grader calls your "
+                    "losses with autograd switched off (torch.no_grad()), so .backward() and torch.autograd "
+                    "cannot work here. Derive dW from the loss yourself.")
+        return (f"Autograd was asked for the gradient of a tensor that does not depend on anything that "
+                f"requires a gradient{at}: the loss is not connected to the model's parameters.")
     if any(p in text for p in _NO_GPU):
         return (f"Your code asks for a CUDA GPU{at}, but the grader runs it on the {grading_device.upper()}, "
                 "where there is none. Do not name a device: create tensors on the inputs' device "

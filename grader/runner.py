@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import torch
 
+from grader import static
 from grader.cli import DEVICES
 from grader.errors import (CheckFailed, CheckSkipped, DataNotFoundError, PartlyFailed, SandboxUnavailable,
                            StudentCodeError)
@@ -210,7 +211,7 @@ class Context:
 
     def data(self, dataset: str = "cifar10") -> Any:
         """Raw uint8 splits of ``dataset`` (see grader.data), loaded once per run."""
-        from grader import data
+        from grader import static, data
 
         loader = {"cifar10": data.load_cifar10, "mnist": data.load_mnist}[dataset]
         return self.shared(f"data:{dataset}", lambda: loader(self.options.data_root))
@@ -346,6 +347,12 @@ def run_check(check: Check, ctx: Context) -> CheckResult:
             result.score = min(max(score, 0.0), check.weight) if math.isfinite(score) else 0.0
             if result.outcome == Outcome.PASSED and result.score < check.weight:
                 result.message = "Partial credit." if result.message == "Passed." else result.message
+    if result.score > 0 or result.outcome == Outcome.PASSED:
+        reach = _reach(ctx)
+        if reach:  # what the check saw (values, reports, even the source's meaning) cannot be trusted
+            result.outcome, result.score, result.items = Outcome.FAILED, 0.0, {}
+            result.message = static.reach_message(reach)
+            ctx.notes.clear()
     if ctx.notes:
         result.message = (result.message + "\n" + "\n".join(ctx.notes)).strip()
     if check.leaderboard is not None:
@@ -356,6 +363,24 @@ def run_check(check: Check, ctx: Context) -> CheckResult:
             result.leaderboard = {"name": column, "value": entry_value, "order": order}
     result.seconds = time.monotonic() - start
     return result
+
+
+def _reach(ctx: Context) -> list[static.Finding]:
+    """Places where the part's files reach into the grader's process or the interpreter's internals
+    (``static.Module.reach``), read once per part. Such code runs beside the grader's probes in the
+    child and can rewrite them, so no check of the part gives points while it is there."""
+    def scan() -> list[static.Finding]:
+        found: list[static.Finding] = []
+        for name in ctx.part.files:
+            path = ctx.files.code_dir / name
+            if name.endswith(".py") and path.is_file():
+                try:
+                    found += static.Module(path.read_text(encoding="utf-8", errors="replace")).reach()
+                except OSError:
+                    continue
+        return found
+
+    return ctx.shared("static:reach", scan)
 
 
 def _leaderboard_value(value: Any) -> float | str | None:

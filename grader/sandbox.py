@@ -125,7 +125,7 @@ def protect(paths: list[Path]) -> list[Path]:
                 os.chmod(path, stat.S_IMODE(st.st_mode) & 0o700)
             except OSError as exc:
                 raise SandboxUnavailable(
-                    f"{path} holds hidden material (the reference, hidden checks or a copy of them) and other "
+                    f"{path} holds hidden material (the reference, hidden checks, a copy of them, or dataset labels) and other "
                     f"users can read it, but the grader cannot change that ({exc.strerror}). Make it unreadable "
                     f"to others (chmod 700 {path}) or move it away before grading.") from None
             changed.append(path)
@@ -654,10 +654,10 @@ class StudentSession:
                                  "code far slower than needed (Python loops over large tensors)." + extra,
                                  output=self.output) from None
         if not reply.get("ok"):
-            raise self._call_error(reply, what)
+            raise self._call_error(reply, what, autograd_off=msg.get("grad") is False)
         return reply
 
-    def _call_error(self, reply: dict, what: str) -> Exception:
+    def _call_error(self, reply: dict, what: str, *, autograd_off: bool = False) -> Exception:
         kind, etype = reply.get("kind"), str(reply.get("type"))
         msg, tb = str(reply.get("message", "")), str(reply.get("traceback", "")).strip()
         if kind == "grader":  # not a StudentCodeError: the runner reports a grader error
@@ -681,7 +681,7 @@ class StudentSession:
         if etype == "NotImplementedError":
             return StudentException(f"{what}: not implemented yet (it raised NotImplementedError: {msg}).",
                                     exc_type=etype, traceback=tb, output=self.output)
-        hint = hints.device_or_dtype_hint(msg, tb, grading_device=self.grading_device)
+        hint = hints.device_or_dtype_hint(msg, tb, grading_device=self.grading_device, autograd_off=autograd_off)
         return StudentException(f"{what} raised {etype}: {msg}\n{tb}" + (f"\n{hint}" if hint else ""),
                                 exc_type=etype, traceback=tb, output=self.output)
 

@@ -78,6 +78,30 @@ def _hides_objects(value: ast.AST) -> bool:
     return False
 
 
+# What reaches objects a submission was never given: the grader's own modules (its probes and
+# the code that serves the parent's calls run in the student's process), the interpreter's
+# registries of every module and object, the frames of its callers, the globals behind any
+# function, raw memory. Matched as the tail of a dotted path, so ``torch.sys.modules`` counts
+# like ``sys.modules``. No loss, model or training loop needs any of them.
+_REACH_PATHS = ("grader", "sys.modules", "sys._getframe", "sys._current_frames", "sys.settrace", "sys.setprofile",
+                "sys.meta_path", "sys.path_hooks", "sys.addaudithook", "threading.settrace", "threading.setprofile",
+                "gc.get_objects", "gc.get_referrers", "gc.get_referents", "inspect", "ctypes", "importlib.import_module",
+                "importlib.__import__", "importlib.util", "builtins", "exec", "eval", "compile", "__import__",
+                "globals", "vars", "locals")
+_REACH_ATTRIBUTES = ("__globals__", "__subclasses__", "__code__", "__closure__", "__builtins__", "__self__",
+                     "__mro__", "__bases__", "__base__", "__loader__", "__spec__", "__dict__", "__getattribute__",
+                     "f_globals", "f_locals", "f_back", "f_builtins", "tb_frame", "gi_frame", "cr_frame", "ag_frame")
+
+
+def reach_message(findings: list[Finding]) -> str:
+    """What a student reads when the module reaches outside what it was given (see ``Module.reach``)."""
+    listing = "; ".join(str(f) for f in findings[:3])
+    return (f"Your code reaches into the grader's own process or the interpreter's internals: {listing}. Code "
+            "that does can change what the grader sees of it, so no check of this part gives points while it "
+            "is there. Remove it: graded code needs only torch, numpy, the standard library's math and its "
+            "own functions.")
+
+
 def opaque_message(findings: list[Finding]) -> str:
     """What a student reads when a checked function hides code from the static checks."""
     return (f"The grader checks this code by reading it, but it {findings[0]}, which runs or reaches code "
@@ -201,3 +225,82 @@ class Module:
                     out.append(Finding(fn, node.lineno, "uses getattr with a name computed at run time"))
         unique = {(f.function, f.line, f.what): f for f in out}
         return sorted(unique.values(), key=lambda f: f.line)
+
+    def reach(self) -> list[Finding]:
+        """Every place, anywhere in the module (top level, functions, classes), that reaches objects the
+        submission was never given (``_REACH_PATHS``, ``_REACH_ATTRIBUTES``, ``getattr``/``setattr``
+        with a name computed at run time). Imports are resolved wherever they are written."""
+        if self.tree is None:
+            return []
+        aliases = dict(self.aliases)
+        owner: dict[int, str] = {}
+        for top in self.tree.body:
+            label = getattr(top, "name", "") if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                                  ast.ClassDef)) else "the module's top level"
+            for node in ast.walk(top):
+                owner[id(node)] = label or "the module's top level"
+                if isinstance(node, ast.Import):
+                    for a in node.names:
+                        aliases.setdefault(a.asname or a.name.split(".")[0],
+                                           a.name if a.asname else a.name.split(".")[0])
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    for a in node.names:
+                        aliases.setdefault(a.asname or a.name, f"{node.module}.{a.name}")
+
+        def resolve(dotted: str) -> str:
+            head, _, rest = dotted.partition(".")
+            full = aliases.get(head, head)
+            return f"{full}.{rest}" if rest else full
+
+        def reaches(path: str) -> str:
+            parts = path.split(".")
+            for i in range(len(parts)):
+                tail = ".".join(parts[i:])
+                for bad in _REACH_PATHS:
+                    # a bare name (exec, inspect) only where the path starts with it: not model.eval
+                    if (i == 0 or "." in bad) and (tail == bad or tail.startswith(bad + ".")):
+                        return bad
+            for part in parts[1:]:
+                if part in _REACH_ATTRIBUTES:
+                    return part
+            return ""
+
+        out: list[Finding] = []
+        for node in ast.walk(self.tree):
+            where = owner.get(id(node), "the module's top level")
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    if reaches(a.name) == "grader":
+                        out.append(Finding(where, node.lineno, f"imports {a.name}"))
+            elif isinstance(node, ast.ImportFrom):
+                for a in node.names:
+                    full = f"{node.module or ''}.{a.name}".lstrip(".")
+                    if reaches(full):
+                        out.append(Finding(where, node.lineno, f"imports {full}"))
+            elif isinstance(node, ast.Attribute) and node.attr in _REACH_ATTRIBUTES:
+                out.append(Finding(where, node.lineno, f"uses .{node.attr}"))
+            elif isinstance(node, ast.Name):
+                bad = reaches(resolve(node.id))
+                if bad and bad not in _REACH_ATTRIBUTES and (node.id in aliases or bad == node.id):
+                    out.append(Finding(where, node.lineno, f"uses {resolve(node.id)}"))
+            if isinstance(node, ast.Attribute) or (isinstance(node, ast.Call) and _constant_getattr(node)):
+                dotted = _dotted(node)
+                if dotted:
+                    full = resolve(dotted)
+                    bad = reaches(full)
+                    if bad and bad not in _REACH_ATTRIBUTES:
+                        out.append(Finding(where, node.lineno, f"uses {dotted}"))
+                    elif isinstance(node, ast.Call):
+                        attr = node.args[1].value if isinstance(node.args[1], ast.Constant) else ""
+                        if attr in _REACH_ATTRIBUTES:
+                            out.append(Finding(where, node.lineno, f"uses getattr(..., {attr!r})"))
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id in ("getattr", "setattr", "delattr", "hasattr")
+                    and not (len(node.args) >= 2 and isinstance(node.args[1], ast.Constant))):
+                out.append(Finding(where, node.lineno, f"uses {node.func.id} with a name computed at run time"))
+        # one finding per line, the longest chain (``ctypes.c_int64.from_address``, not also ``ctypes``)
+        per_line: dict[int, Finding] = {}
+        for f in out:
+            if f.line not in per_line or len(f.what) > len(per_line[f.line].what):
+                per_line[f.line] = f
+        return [per_line[line] for line in sorted(per_line)]

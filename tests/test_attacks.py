@@ -26,7 +26,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SOLUTIONS, Graded, reference_source, write_submission
+from conftest import ASSIGNMENT, REPO, SOLUTIONS, Graded, reference_source, write_submission
 
 from grader import results as res
 from grader.sandbox import Limits
@@ -77,7 +77,12 @@ def attack(name: str, **subs: str) -> dict[str, str | bytes]:
     """The submission files of fixture ``name`` with placeholders filled in."""
     if (ATTACKS / f"{name}.py").is_file():
         text = fill((ATTACKS / f"{name}.py").read_text(), subs)
-        return {"linear_classifier.py": reference_source() + f"\n\n# ---- attack: {name}\n" + text}
+        # "# part: MODULE" and "# base: stub" on the first lines: another part, or its untouched stub
+        header = dict(line[2:].split(": ", 1) for line in text.splitlines()[:2] if line.startswith(("# part: ",
+                                                                                                   "# base: ")))
+        module = header.get("part", "linear_classifier")
+        base = (ASSIGNMENT / f"{module}.py").read_text() if header.get("base") == "stub" else reference_source(module)
+        return {f"{module}.py": base + f"\n\n# ---- attack: {name}\n" + text}
     if (ATTACKS / f"{name}.cells.py").is_file():
         return {"linear_classifier.ipynb": cells_to_notebook(fill((ATTACKS / f"{name}.cells.py").read_text(), subs))}
     folder = ATTACKS / name
@@ -116,6 +121,15 @@ def box(zygote):
 
 
 _SHARED_ZYGOTE: list = [None]
+
+
+@pytest.fixture
+def no_reach_gate(monkeypatch):
+    """Turns off the rule that code reaching into the grader gets no points (``grader.runner._reach``),
+    for fixtures that do so: the layer under the rule must hold on its own."""
+    import grader.runner
+
+    monkeypatch.setattr(grader.runner, "_reach", lambda ctx: [])
 
 
 def grade_attack(box: Path, files: dict | Path, checks: list[str], *, limits: Limits = FAST,
@@ -198,7 +212,7 @@ def test_module_level_fault_fails_every_check_with_the_reason(box, name, phrases
     ("huge-file", ["svm_loss_naive() tried to write a file larger than 16 MB"]),
     ("fill-the-disk", ["svm_loss_naive() ran out of space for files (48 MB in all"]),
 ])
-def test_function_fault_fails_only_its_check(box, name, phrases):
+def test_function_fault_fails_only_its_check(box, no_reach_gate, name, phrases):
     t0 = time.monotonic()
     marker = f"fill-the-disk-{box.name}"  # this run's files only, whatever earlier runs left
     g = grade_attack(box, attack(name, MARKER=marker), [S, SM, P])
@@ -294,7 +308,7 @@ def test_read_hidden_copies_beside_the_grader(box):
     assert "snooping done" in printed and "LEAKED" not in printed, printed
 
 
-def test_import_grader_package_and_call_it(box):
+def test_import_grader_package_and_call_it(box, no_reach_gate):
     target = box / "results" / "results.json"
     g = grade_attack(box, attack("import-grader-package", RESULTS=str(target)), [S], limits=SHARED_TMP)
     expect(g, passed=(S,))
@@ -304,7 +318,7 @@ def test_import_grader_package_and_call_it(box):
     assert "GRADER ABUSED" not in printed
 
 
-def test_monkeypatching_torch_unittest_gradescope_utils_changes_nothing_in_the_grader(box):
+def test_monkeypatching_torch_unittest_gradescope_utils_changes_nothing_in_the_grader(box, no_reach_gate):
     import torch
     import unittest
 
@@ -314,13 +328,105 @@ def test_monkeypatching_torch_unittest_gradescope_utils_changes_nothing_in_the_g
     assert (torch.allclose, torch.equal, torch.Tensor.__eq__, unittest.TestCase.assertEqual) == before
 
 
-def test_rewriting_the_grader_probes_cannot_hide_what_the_grader_sees_itself(box):
+def test_rewriting_the_grader_probes_cannot_hide_what_the_grader_sees_itself(box, no_reach_gate):
     g = grade_attack(box, attack("rewrite-grader-probe"), [S, SM, P, "train_update_rule"])
     expect(g, passed=(SM, P), failed={S: ["modified its input X in place"],
                                       "train_update_rule": ["called loss_func 100 times", "once per iteration (7)"]})
 
 
-def test_code_hidden_from_the_static_checks_is_named(box):
+# fixtures whose code reaches into the grader's process or the interpreter's internals, and the
+# place the message must name
+REACHING = {"rewrite-grader-probe": "imports grader.probes (line",
+            "import-grader-package": "uses exec (line",
+            "monkeypatch-torch-unittest-gradescope": "imports grader.compare (line",
+            "kernel-attack-surface": "uses _ctypes.CDLL (line",
+            "segfault-ctypes": "uses ctypes.c_int64.from_address (line",
+            "autograd-through-namespaces": "uses .__dict__ (line",
+            "hide-code-from-static-checks": "uses exec (line",
+            "replies-that-exhaust-the-parent": "uses _sys.modules.get (line"}
+
+
+@pytest.mark.parametrize("name", sorted(REACHING))
+def test_code_that_reaches_into_the_grader_gets_no_points(box, name):
+    """Code that can reach the grader's probes (they run in its process) can make them report
+    anything, so no check of the part gives it points, whatever the check saw; the message names
+    the line. The fixtures' other functions are the reference's: without the rule these pass."""
+    target = box / "results" / "results.json"
+    g = grade_attack(box, attack(name, RESULTS=str(target)), [G], limits=SHARED_TMP)
+    reason = ["reaches into the grader's own process", REACHING[name], "no check of this part gives points"]
+    expect(g, failed={G: reason})
+
+
+def test_rewritten_probes_over_the_untouched_stub_earn_nothing(box, no_reach_gate, monkeypatch):
+    """Part 3's untouched stub plus probes rewritten to answer with torch's own activations: with the
+    rule off, values forged in the child pass the comparisons (they are torch's); with it on, nothing."""
+    checks = ["nn_sigmoid_vs_torch", "nn_tanh_vs_torch", "nn_relu_vs_torch", "nn_activations_static",
+              "nn_count_parameters"]
+    g = grade_attack(box, attack("rewrite-probes-over-stub"), checks)
+    assert g.outcomes()["nn_sigmoid_vs_torch"] == "passed"  # the forgery works without the rule...
+    monkeypatch.undo()
+    g = grade_attack(box, attack("rewrite-probes-over-stub"), checks)
+    reason = ["reaches into the grader's own process", "imports grader.probes (line"]
+    expect(g, failed={c: reason for c in checks if c != "nn_activations_static"},
+           skipped={"nn_activations_static": ["fix", "first"]})
+    assert g.score == 0
+
+
+def test_an_untrained_state_sabotaged_to_look_bad_earns_nothing(box):
+    """The improvement the training check pays for is measured over k-NN on the raw pixels, which the
+    grader computes itself: an encoder at chance level before training and at pixel level after it
+    would have 'improved' over its own untrained state, and gets nothing."""
+    import re
+
+    g = grade_attack(box, attack("sabotaged-untrained-encoder"), ["triplet_training"])
+    expect(g, failed={"triplet_training": ["beats k-NN on the raw pixels of the same images",
+                                           "below the floor"]})
+    text = g.output("triplet_training")
+    found = re.search(r"trained ([0-9.]+) \(untrained ([0-9.]+)\); k-NN on the raw pixels ([0-9.]+)", text)
+    assert found, text
+    trained, untrained, pixels = (float(v) for v in found.groups())
+    assert trained >= untrained + 0.05  # what the student's own baseline would have paid for
+    assert trained < pixels + 0.05
+
+
+def _mlp_accuracy(g: Graded) -> float:
+    import re
+
+    found = re.search(r"MLP: test accuracy ([0-9.]+)", g.output("nn_mlp_accuracy"))
+    assert found, g.output("nn_mlp_accuracy")
+    return float(found.group(1))
+
+
+def test_answer_keys_on_disk_cannot_be_read_or_used(box, monkeypatch):
+    """A model that looks up the labels of the test images in the MNIST files: the files are
+    unreadable to the child, and the parent rebuilds the trained model to score it, so even a
+    readable copy (the protection turned off, below) gains nothing."""
+    from grader import data as gdata
+
+    checks = ["nn_mlp_model", "nn_train_sgd_steps", "nn_mlp_accuracy"]
+    roots = [str(p) for p in gdata.data_root_candidates()]
+    g = grade_attack(box, attack("answer-keys-on-disk", ROOTS=repr(roots)), checks, limits=SHARED_TMP)
+    expect(g, passed=tuple(checks))
+    printed = g.output("nn_mlp_accuracy")
+    assert "refused:" in printed and "ANSWER KEY READ" not in printed, printed
+    assert _mlp_accuracy(g) < 0.99
+    # a world-readable copy, left readable: the lookup now works in the child, and changes nothing
+    source = gdata.locate("mnist")
+    copy = box / "readable"
+    shutil.copytree(source.root / "MNIST", copy / "MNIST")
+    for folder in (copy, copy / "MNIST", copy / "MNIST" / "raw"):
+        os.chmod(folder, 0o755)
+    for f in (copy / "MNIST" / "raw").iterdir():
+        os.chmod(f, 0o644)
+    monkeypatch.setenv("GRADER_DATA", str(copy))
+    monkeypatch.setattr(gdata, "answer_key_folders", lambda explicit=None: [])
+    g = grade_attack(box, attack("answer-keys-on-disk", ROOTS=repr([str(copy)])), checks, limits=SHARED_TMP)
+    expect(g, passed=tuple(checks))
+    assert "ANSWER KEY READ" in g.output("nn_mlp_accuracy")
+    assert _mlp_accuracy(g) < 0.99
+
+
+def test_code_hidden_from_the_static_checks_is_named(box, no_reach_gate):
     checks = ["svm_vectorized_data_term", "svm_vectorized_static", "softmax_vectorized_data_term",
               "softmax_vectorized_static"]
     g = grade_attack(box, attack("hide-code-from-static-checks"), checks)
@@ -334,7 +440,7 @@ def test_code_hidden_from_the_static_checks_is_named(box):
 
 
 @pytest.mark.skipif(not (ROOT_USER and os.uname().machine == "x86_64"), reason="the filter is built for x86_64")
-def test_kernel_attack_surface_is_refused(box):
+def test_kernel_attack_surface_is_refused(box, no_reach_gate):
     g = grade_attack(box, attack("kernel-attack-surface"), [S, P])
     expect(g, passed=(S, P))
     assert "GRANTED" not in g.output(S)
@@ -596,7 +702,7 @@ def test_speed_cannot_be_faked_by_hiding_cpu_or_caching_inputs(box, name):
                                                  "It still uses"]})
 
 
-def test_autograd_reached_through_namespaces_fails_whatever_the_source_looks_like(box):
+def test_autograd_reached_through_namespaces_fails_whatever_the_source_looks_like(box, no_reach_gate):
     SVEC, STATIC = "softmax_vectorized_data_term", "softmax_vectorized_static"
     g = grade_attack(box, attack("autograd-through-namespaces"), [SM, SVEC, STATIC])
     expect(g, passed=(SM,), failed={SVEC: ["does not require grad"]}, skipped={STATIC: ["fix", "first"]})

@@ -193,5 +193,5 @@ def test_training_check_alone_catches_a_sampler_that_teaches_nothing(grade):
     g = grade({"metric_learning.py": _source(m)}, parts=["metric_learning"], checks=["triplet_training"])
     t = g.by_check()["triplet_training"]
     assert t["extra_data"]["outcome"] == "failed" and t["score"] == 0
-    assert "improves the k-NN accuracy by only" in t["output"] and "below the floor" in t["output"]
+    assert "beats k-NN on the raw pixels" in t["output"] and "below the floor" in t["output"]
     assert g.doc["leaderboard"][0]["name"] == "probe accuracy"

@@ -3,7 +3,8 @@
 Expected values come from torch (for the activations) and from computations in the parent
 on the student's own returned state (for the models), on hidden seeded inputs. Training runs
 inside the sandbox with the student's ``train_model`` and hyperparameters fixed here; the
-parent scores the returned test logits against labels the child never sees. Weights sit next
+architectures are fixed, so the parent rebuilds each trained model from the returned parameters
+and computes the test predictions itself (the test images and labels never enter the child). Weights sit next
 to each check; the part is worth 40 points (2 public + 38 hidden).
 """
 from __future__ import annotations
@@ -41,6 +42,8 @@ FORBIDDEN_ACTIVATION = ("torch.sigmoid", "torch.tanh", "torch.relu", "torch.relu
                         "torch.clip_", ".sigmoid", ".tanh", ".relu", ".sigmoid_", ".tanh_", ".relu_",
                         "torch.hardtanh", "torch.threshold", "torch.softmax", "torch.nn.functional")
 TORCH_ACTIVATION = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
+# The fixed architectures: (out_features, in_features) of each Linear layer, in order; relu between them.
+ARCHITECTURE = {"LinearSoftmax": ((10, 784),), "MLP": ((32, 784), (32, 32), (10, 32))}
 
 
 # ----------------------------------------------------------------------------- activations
@@ -536,6 +539,33 @@ def _protocol_generator(ctx, tag: str) -> torch.Generator:
     return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") & ((1 << 63) - 1))
 
 
+def rebuilt_logits(state: dict, name: str, images: torch.Tensor) -> torch.Tensor:
+    """The logits of the fixed architecture ``name`` with the parameters in ``state`` (the student's
+    trained model, rebuilt in the parent), for uint8 ``images`` scaled to [0, 1] as in training.
+
+    Raises CheckFailed when ``state`` does not hold the architecture's layers."""
+    shapes = ARCHITECTURE[name]
+    pairs = _linear_pairs(state)
+    found = [tuple(w.shape) for _, w, _ in pairs]
+    if found != list(shapes) or any(b is None or b.shape != (w.shape[0],) for _, w, b in pairs):
+        listing = ", ".join(f"{k} {tuple(v.shape)}" for k, v in state.items() if isinstance(v, torch.Tensor))
+        raise CheckFailed(f"After train_model, {name}() holds {listing or 'no parameters'}; expected the layers "
+                          f"{', '.join(f'Linear({i}, {o})' for o, i in shapes)}.")
+    if not all(torch.isfinite(w).all() and torch.isfinite(b).all() for _, w, b in pairs if b is not None):
+        raise CheckFailed(f"After train_model, {name}()'s parameters are not finite: training diverged. Check "
+                          "the loss and the update.")
+    out = []
+    for start in range(0, images.shape[0], 2000):
+        h = images[start:start + 2000].reshape(-1, 784).to(torch.float32) / 255.0
+        for i, (_, W, b) in enumerate(pairs):
+            assert b is not None  # refused above
+            h = h @ W.float().T + b.float()
+            if i < len(pairs) - 1:
+                h = torch.clamp(h, min=0)
+        out.append(h)
+    return torch.cat(out)
+
+
 def _mnist_accuracy(ctx, name: str) -> float:
     def run() -> float:
         raw = ctx.data("mnist")
@@ -543,18 +573,15 @@ def _mnist_accuracy(ctx, name: str) -> float:
         idx = torch.randperm(len(raw.train_labels), generator=gen)[:TRAIN_SUBSET]
         images = raw.train_images[idx].reshape(len(idx), 784).contiguous()
         labels = raw.train_labels[idx].clone()
-        test_images = raw.test_images.reshape(len(raw.test_labels), 784).contiguous()
         with ctx.student(seed=int(torch.randint(0, 2**31 - 1, (1,), generator=gen))) as s:
-            out = s.probe("neural_net.train_and_score", name, images, labels, test_images,
-                          TRAIN_HYPER["learning_rate"], TRAIN_HYPER["num_epochs"], TRAIN_HYPER["batch_size"],
-                          timeout=ctx.timeout(150), what=f"train_model({name}(), ...) on MNIST")
-        what = (f"{name}() trained by your train_model on {TRAIN_SUBSET} MNIST images (learning_rate="
-                f"{TRAIN_HYPER['learning_rate']}, num_epochs={TRAIN_HYPER['num_epochs']}, batch_size="
-                f"{TRAIN_HYPER['batch_size']})")
-        logits = compare.structure(out.get("logits") if isinstance(out, dict) else None,
-                                   torch.zeros(len(raw.test_labels), 10), what=what, name="the test logits",
-                                   check_dtype=False, hint="Training diverged; check the loss and the update.")
-        pred = logits.argmax(dim=1)
+            out = s.probe("neural_net.train", name, images, labels, TRAIN_HYPER["learning_rate"],
+                          TRAIN_HYPER["num_epochs"], TRAIN_HYPER["batch_size"], timeout=ctx.timeout(150),
+                          what=f"train_model({name}(), ...) on MNIST")
+        state = out.get("state") if isinstance(out, dict) else None
+        if not isinstance(state, dict):
+            raise CheckFailed(f"{name}()'s parameters could not be read back after train_model.")
+        # the architecture is fixed (checks 3.6 and 3.7): the test images stay in the grader's process
+        pred = rebuilt_logits(state, name, raw.test_images).argmax(dim=1)
         return float((pred == raw.test_labels).double().mean())
 
     return ctx.shared(f"neural_net:accuracy:{name}", run)
