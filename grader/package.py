@@ -104,9 +104,12 @@ cd "$SOURCE"
 "$VENV/bin/python" -m grader download-data --data-root "$DATA"
 
 # 4. Permissions: student code runs as `nobody`. It must be able to use the
-#    venv and read the data, and must not read the reference or hidden checks.
+#    venv, and must read neither the data (its labels are answer keys) nor the
+#    reference or hidden checks.
 chmod a+rx /autograder "$SOURCE"
-chmod -R a+rX "$VENV" "$DATA"
+chmod -R a+rX "$VENV"
+# the datasets hold the test labels: root only (the grader hands student code the images it needs)
+chmod -R go-rwx "$DATA"
 chmod -R go-rwx /autograder/source/solutions /autograder/source/grader/checks
 for installed in "$VENV"/lib/python*/site-packages/grader/checks; do
     if [ -d "$installed" ]; then chmod -R go-rwx "$installed"; fi

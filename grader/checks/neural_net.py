@@ -18,7 +18,8 @@ from gradescope_utils.autograder_utils.decorators import number, weight
 from grader import compare, static, wire
 from grader.errors import CheckFailed
 from grader.registry import check
-from grader.public_checks.neural_net import PART, activation_reply, check_logits, count_of, model_reply
+from grader.public_checks.neural_net import (PART, activation_reply, activation_tolerance, check_logits, count_of,
+                                             model_reply)
 
 __all__ = ["PART"]
 
@@ -36,7 +37,13 @@ ACCURACY_FLOOR = {"sample": {"LinearSoftmax": 0.88, "MLP": 0.91},
 # The MLP must beat the student's own linear model by at least this much (reference: 2.5-3.5 points).
 MLP_MARGIN = 0.005
 
-TOLERANCE = {torch.float32: (1e-5, 1e-6), torch.float64: (1e-9, 1e-12)}
+def forward_tolerance(inputs: int, magnitude: float) -> tuple[float, float]:
+    """(rtol, atol) for float32 logits computed through layers with ``inputs`` inputs in all, against
+    the same model in float64; ``magnitude`` is the largest logit (the sums' scale)."""
+    r = compare.rtol(torch.float32, terms=inputs)
+    return r, r * max(1.0, magnitude)
+
+
 FORBIDDEN_ACTIVATION = ("torch.sigmoid", "torch.tanh", "torch.relu", "torch.relu_", "torch.sigmoid_",
                         "torch.tanh_", "torch.nn", "torch.special", "torch.erf", "torch.logit",
                         "torch.clip_", ".sigmoid", ".tanh", ".relu", ".sigmoid_", ".tanh_", ".relu_",
@@ -71,8 +78,9 @@ def _wrong_variants(name: str, x: torch.Tensor) -> list[tuple[torch.Tensor, str]
 def _diagnose(name: str, out, x: torch.Tensor) -> str:
     if not isinstance(out, torch.Tensor) or out.shape != x.shape:
         return ""
+    rtol, atol = activation_tolerance(x.dtype)
     for value, text in _wrong_variants(name, x):
-        if torch.allclose(out.detach().double().cpu(), value, rtol=1e-5, atol=1e-6):
+        if torch.allclose(out.detach().double().cpu(), value, rtol=rtol, atol=atol):
             return text
     return ""
 
@@ -100,7 +108,7 @@ def _activation_matches(ctx, name: str) -> None:
             upstream = torch.randn(shape, generator=gen, dtype=torch.float64).to(dtype)
             where = f"{name}(x) with x of shape {tuple(shape)}, dtype {str(dtype).removeprefix('torch.')}"
             reply = _watched_activation(s, ctx, name, x, upstream, where)
-            rtol, atol = TOLERANCE[dtype]
+            rtol, atol = activation_tolerance(dtype)
             expected = torch_fn(x)
             compare.tensor(reply["out"], expected, what=where, name="the output", rtol=rtol, atol=atol,
                            hint=_diagnose(name, reply["out"], x))
@@ -111,8 +119,9 @@ def _activation_matches(ctx, name: str) -> None:
                                   "torch.tensor(...) on intermediate values.")
             leaf = x.clone().requires_grad_(True)
             (grad_expected,) = torch.autograd.grad(torch_fn(leaf), leaf, grad_outputs=upstream)
+            rtol, atol = activation_tolerance(dtype, gradient=True, scale=float(upstream.abs().max()))
             compare.tensor(reply["grad"], grad_expected, what=where + " (autograd gradient)",
-                           name="d output / d x", rtol=rtol * 10, atol=atol * 10,
+                           name="d output / d x", rtol=rtol, atol=atol,
                            hint="The values match, so the gradient is cut somewhere (a detach, an in-place "
                                 "write, or a mask built from the output).")
 
@@ -155,8 +164,9 @@ def nn_activations_extreme_inputs(ctx):
                 raise CheckFailed(f"{where}: the output is {float(out[i])} at x = {points[i]:g}. exp() of a "
                                   "large positive number overflows to inf; rewrite the formula so exp() only "
                                   "sees arguments <= 0 (see the docstring).")
+            rtol, atol = activation_tolerance(dtype)
             compare.tensor(out, torch.nan_to_num(TORCH_ACTIVATION[name](x)), what=where, name="the output",
-                           rtol=1e-5, atol=1e-6)
+                           rtol=rtol, atol=atol)
             grad = reply.get("grad")
             if not isinstance(grad, torch.Tensor) or grad.shape != x.shape:
                 raise CheckFailed(f"{where}: autograd gives no gradient ({reply.get('grad_problem', 'None')}).")
@@ -169,8 +179,9 @@ def nn_activations_extreme_inputs(ctx):
             leaf = x.clone().requires_grad_(True)
             TORCH_ACTIVATION[name](leaf).sum().backward()
             assert leaf.grad is not None  # the activation's output depends on every element of leaf
+            rtol, atol = activation_tolerance(dtype, gradient=True)
             compare.tensor(grad, leaf.grad, what=where + " (autograd gradient)", name="d output / d x",
-                           rtol=1e-4, atol=1e-6)
+                           rtol=rtol, atol=atol)
 
     with ctx.student() as s:
         ctx.per_item(("sigmoid", "tanh", "relu"), safe)
@@ -230,19 +241,20 @@ def _grads_flow(reply: dict, name: str) -> None:
 
 
 def _compare_forward(reply: dict, name: str, expected: torch.Tensor, n: int) -> None:
+    rtol, atol = forward_tolerance(sum(i for _, i in ARCHITECTURE[name]), float(expected.abs().max()))
     for key, shape in (("flat", f"({n}, 784)"), ("images", f"({n}, 1, 28, 28)")):
         got = reply[key]
         hint = ""
         if isinstance(got, torch.Tensor) and got.shape == expected.shape:
             g = got.detach().double()
-            if torch.allclose(g, torch.softmax(expected, dim=1), rtol=1e-4, atol=1e-5):
+            if torch.allclose(g, torch.softmax(expected, dim=1), rtol=rtol, atol=atol):
                 hint = "The output is softmax(logits): return the raw logits, the cross-entropy loss applies softmax."
-            elif torch.allclose(g, torch.log_softmax(expected, dim=1), rtol=1e-4, atol=1e-5):
+            elif torch.allclose(g, torch.log_softmax(expected, dim=1), rtol=rtol, atol=atol):
                 hint = "The output is log_softmax(logits): return the raw logits."
-            elif torch.allclose(g, torch.clamp(expected, min=0), rtol=1e-4, atol=1e-5):
+            elif torch.allclose(g, torch.clamp(expected, min=0), rtol=rtol, atol=atol):
                 hint = "relu is applied to the output layer too; the last layer must return raw logits."
         compare.tensor(got, expected.float(), what=f"{name}()(x) with x of shape {shape}", name="the logits",
-                       rtol=1e-4, atol=1e-5, check_dtype=False, hint=hint)
+                       rtol=rtol, atol=atol, check_dtype=False, hint=hint)
 
 
 @check("LinearSoftmax: one Linear(784, 10), 7,850 parameters, logits (N, 10), gradients flow", timeout=60)
@@ -378,9 +390,17 @@ def _training_inputs(gen: torch.Generator, n: int, d: int, c: int) -> tuple[dict
     return state, X, y
 
 
-def _close_state(got: dict, exp: dict) -> bool:
+def training_tolerance(n: int, d: int, c: int, steps: int) -> float:
+    """Relative tolerance for float32 training of a linear softmax model against the same steps in
+    float64: each step rounds logits (d terms), a softmax (c) and a gradient summed over n examples,
+    and each step starts from the previous one's rounded parameters."""
+    return compare.rtol(torch.float32, terms=max(1, steps) * (n + d + c))
+
+
+def _close_state(got: dict, exp: dict, rtol: float) -> bool:
     return all(isinstance(got.get(k), torch.Tensor) and got[k].shape == exp[k].shape
-               and torch.allclose(got[k].double(), exp[k], rtol=1e-4, atol=1e-6) for k in ("weight", "bias"))
+               and torch.allclose(got[k].double(), exp[k], rtol=rtol, atol=rtol * float(exp[k].abs().max()))
+               for k in ("weight", "bias"))
 
 
 @check("train_model: full-batch SGD steps on the mean cross-entropy", timeout=60)
@@ -399,7 +419,8 @@ def nn_train_sgd_steps(ctx):
     if not isinstance(final, dict):
         raise CheckFailed(f"{what}: the model's parameters could not be read back.")
     expected, losses = _gd_steps(state, X, y, lr, epochs)
-    if not _close_state(final, expected):
+    tol = training_tolerance(n, d, c, epochs)
+    if not _close_state(final, expected, tol):
         variants = [
             (_gd_steps(state, X, y, lr, 0)[0], "The parameters did not change: call optimizer.step() after "
                                                "loss.backward(), with an optimizer built on model.parameters()."),
@@ -414,21 +435,21 @@ def nn_train_sgd_steps(ctx):
             (_gd_steps(state, X, y, lr, epochs, momentum=0.9)[0], "The steps use momentum 0.9; plain SGD has no "
                                                                   "momentum."),
         ]
-        hint = next((text for st, text in variants if _close_state(final, st)), "")
+        hint = next((text for st, text in variants if _close_state(final, st, tol)), "")
         compare.tensor(final.get("weight"), expected["weight"].float(), what=what, name="the final weight",
-                       rtol=1e-4, atol=1e-6, hint=hint or "Each minibatch: logits, mean cross-entropy, "
-                       "optimizer.zero_grad(), loss.backward(), optimizer.step().")
+                       rtol=tol, atol=tol * float(expected["weight"].abs().max()), hint=hint or "Each minibatch: "
+                       "logits, mean cross-entropy, optimizer.zero_grad(), loss.backward(), optimizer.step().")
         compare.tensor(final.get("bias"), expected["bias"].float(), what=what, name="the final bias",
-                       rtol=1e-4, atol=1e-6, hint=hint)
+                       rtol=tol, atol=tol * float(expected["bias"].abs().max()), hint=hint)
     history = out.get("history")
     if not isinstance(history, (list, tuple)) or len(history) != epochs:
         raise CheckFailed(f"{what}: the loss history should hold {epochs} values (one per minibatch), got "
                           f"{compare.describe(history)}.")
     values = [compare.scalar(v, f"{what}: loss_history[{i}]") for i, v in enumerate(history)]
     for i, (got, exp) in enumerate(zip(values, losses)):
-        if abs(got - exp) > 1e-4 * max(1.0, abs(exp)):
+        if abs(got - exp) > tol * max(1.0, abs(exp)):
             hint = ""
-            if i == 1 and abs(got - losses[0]) < 1e-4 * max(1.0, abs(losses[0])):
+            if i == 1 and abs(got - losses[0]) < tol * max(1.0, abs(losses[0])):
                 hint = " It equals the first loss: record each minibatch's own loss."
             raise CheckFailed(f"{what}: loss_history[{i}] is {got:.6g}, but the mean cross-entropy before that "
                               f"update is {exp:.6g}.{hint}")
@@ -485,8 +506,10 @@ def nn_train_minibatches(ctx):
     first = compare.scalar(history[0], f"{what}: loss_history[0]")
     rows = batches[0].round().long()
     expected = float(_mean_ce(state["weight"].double(), state["bias"].double(), X[rows].double(), y[rows]))
-    if abs(first - expected) > 1e-4 * max(1.0, abs(expected)):
-        hint = " That is the sum over the minibatch; record the mean." if abs(first - expected * len(rows)) < 1e-3 \
+    tol = training_tolerance(len(rows), d, c, 1)
+    if abs(first - expected) > tol * max(1.0, abs(expected)):
+        hint = " That is the sum over the minibatch; record the mean." \
+            if abs(first - expected * len(rows)) < tol * max(1.0, abs(expected)) * len(rows) \
             else ""
         raise CheckFailed(f"{what}: loss_history[0] is {first:.6g}, but the mean cross-entropy of the first "
                           f"minibatch before the update is {expected:.6g}.{hint}")

@@ -57,6 +57,19 @@ def check_logits(reply: dict, name: str, n: int) -> None:
                           hint="The model must return finite logits.")
 
 
+# Rounded operations in the longest textbook formula of an activation, e.g. the stable tanh
+# sign(x) * (1 - exp(-2|x|)) / (1 + exp(-2|x|)): abs, scale, exp, subtract, add, divide, sign, multiply.
+# Its outputs lie in [-1, 1] (relu is exact), so errors are bounded in absolute terms too.
+ACTIVATION_OPS = 8
+
+
+def activation_tolerance(dtype: torch.dtype, *, gradient: bool = False, scale: float = 1.0) -> tuple[float, float]:
+    """(rtol, atol) for an activation computed in ``dtype``: the value, or its autograd gradient (each
+    operation's backward adds about as many roundings), times an upstream gradient of size ``scale``."""
+    r = compare.rtol(dtype, terms=ACTIVATION_OPS * (2 if gradient else 1))
+    return r, r * max(1.0, scale)
+
+
 def count_of(reply: dict) -> int:
     return sum(math.prod(shape) for _, shape, trainable in reply["params"] if trainable)
 
@@ -74,8 +87,9 @@ def public_activation_values(ctx):
         for name in ACTIVATIONS:
             reply = activation_reply(s, name, x, torch.ones_like(x), timeout=ctx.timeout(30))
             expected = torch.tensor([DEFINITIONS[name](v) for v in points], dtype=torch.float64)
+            rtol, atol = activation_tolerance(torch.float64)
             compare.tensor(reply["out"], expected, what=f"{name}(x) at x = {points}", name="the output",
-                           rtol=1e-9, atol=1e-12)
+                           rtol=rtol, atol=atol)
 
 
 @check("LinearSoftmax / MLP: logits of shape (N, 10), 7,850 and 26,506 parameters (public)", public=True,
