@@ -1,4 +1,5 @@
-# Generated from solutions/binary_svm.py by `python -m grader release`: do not edit, edit solutions/ instead.
+# Your file: write your code where it says TODO, then run `python -m grader check` to test it.
+# (Course staff: generated from solutions/binary_svm.py by `python -m grader release`; edit that file.)
 """Part 4: CIFAR-10 from scratch: a binary soft-margin SVM, one-vs-all and softmax regression.
 
 You implement, with plain PyTorch tensor operations and autograd:

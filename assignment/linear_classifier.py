@@ -1,4 +1,5 @@
-# Generated from solutions/linear_classifier.py by `python -m grader release`: do not edit, edit solutions/ instead.
+# Your file: write your code where it says TODO, then run `python -m grader check` to test it.
+# (Course staff: generated from solutions/linear_classifier.py by `python -m grader release`; edit that file.)
 """Part 1: linear classifiers (multiclass SVM and Softmax) on CIFAR-10.
 
 You implement, from scratch with plain PyTorch tensor operations:

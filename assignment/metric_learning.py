@@ -1,4 +1,5 @@
-# Generated from solutions/metric_learning.py by `python -m grader release`: do not edit, edit solutions/ instead.
+# Your file: write your code where it says TODO, then run `python -m grader check` to test it.
+# (Course staff: generated from solutions/metric_learning.py by `python -m grader release`; edit that file.)
 """Part 2: metric learning on CIFAR-10 with a triplet margin loss.
 
 You implement, with PyTorch:

@@ -1,4 +1,5 @@
-# Generated from solutions/neural_net.py by `python -m grader release`: do not edit, edit solutions/ instead.
+# Your file: write your code where it says TODO, then run `python -m grader check` to test it.
+# (Course staff: generated from solutions/neural_net.py by `python -m grader release`; edit that file.)
 """Part 3: activations, a linear softmax model and a small MLP on MNIST.
 
 You implement, with plain PyTorch tensor operations:

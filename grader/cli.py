@@ -15,7 +15,7 @@ def _parser() -> argparse.ArgumentParser:
     g = sub.add_parser("grade", help="grade one submission and write Gradescope's results.json")
     g.add_argument("--submission", type=Path, required=True, help="folder holding the student's files")
     g.add_argument("--results", type=Path, required=True, help="where results.json is written")
-    g.add_argument("--part", action="append", help="grade only this part (repeatable)")
+    g.add_argument("--part", action="append", help="grade only this part: its number or name (repeatable)")
     g.add_argument("--check", action="append", dest="checks", help="run only this check id (repeatable)")
     g.add_argument("--data-root", type=Path, help="dataset folder (default: $GRADER_DATA, then the cache)")
     g.add_argument("--budget", type=float, help="seconds for the whole run (default 540)")
@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="student self-check: run the public checks and print a table")
     c.add_argument("submission", nargs="?", type=Path, default=Path("."), help="folder with your files (default: .)")
-    c.add_argument("--part", action="append")
+    c.add_argument("--part", action="append", help="check only this part: its number (1-4) or name (repeatable)")
     c.add_argument("--data-root", type=Path)
 
     d = sub.add_parser("demo", help="grade the bundled reference solution and print the result")

@@ -43,9 +43,9 @@ def hidden_paths() -> list[Path]:
     return list(dict.fromkeys(p for p in paths if p.exists()))
 
 
-def _data_lines(parts: list, data_root: Path | None) -> list[str]:
+def _data_lines(needed: list[str], data_root: Path | None) -> list[str]:
+    """Where each dataset a check asked for was found (or why not); nothing when no check needed data."""
     lines: list[str] = []
-    needed = sorted({d for p in parts for d in p.datasets})
     if not needed:
         return lines
     from grader import data
@@ -93,8 +93,9 @@ def grade_to_file(submission: Path, results_path: Path, *, parts: list[str] | No
         from grader.errors import SubmissionError
         from grader.registry import PARTS, load_checks
 
-        from grader.registry import select_checks
+        from grader.registry import resolve_parts, select_checks
 
+        parts = resolve_parts(parts)
         selected = select_checks(load_checks(parts, public_only=public_only), checks)
         if not selected:
             raise ValueError(f"no checks match parts={parts} checks={checks}")
@@ -122,7 +123,7 @@ def grade_to_file(submission: Path, results_path: Path, *, parts: list[str] | No
             if pf.problem:
                 lines.append(f"{pf.part.title}: {pf.problem}")
             lines += [f"Note: {n}" for n in pf.notes]
-        lines += _data_lines(part_objs, data_root)
+        lines += _data_lines(run.datasets, data_root)
         run.output = "\n".join(lines)
         results.write(run, results_path)
         return run
@@ -146,13 +147,32 @@ def grade_to_file(submission: Path, results_path: Path, *, parts: list[str] | No
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def format_table(run: RunResult, *, details: bool = True) -> str:
-    rows = [("#", "check", "points", "result")]
+def format_table(run: RunResult, *, details: bool = True, local: bool = False) -> str:
+    """The run as a table (full titles, a subtotal after each part), then the run's output and, with
+    ``details``, the message of every check that did not pass. ``local``: the grader runs on the
+    student's own machine, where there are no staff to read a grader error's details, so they are
+    printed too."""
+    from grader.registry import PARTS
+
+    rows: list[tuple[str, str, str, str]] = [("#", "check", "points", "result")]
+    subtotal_rows: set[int] = set()
+    by_part: dict[str, list] = {}
     for c in run.checks:
-        rows.append((c.number, c.title[:60], f"{c.score:g}/{c.max_score:g}", c.outcome.value))
+        by_part.setdefault(c.key.split(".", 1)[0], []).append(c)
+    for part, checks in by_part.items():
+        for c in checks:
+            rows.append((c.number, c.title, f"{c.score:g}/{c.max_score:g}", c.outcome.value))
+        if len(by_part) > 1:
+            title = PARTS[part].title if part in PARTS else part
+            subtotal_rows.add(len(rows))
+            rows.append(("", f"{title}: subtotal", f"{sum(c.score for c in checks):g}/"
+                                                   f"{sum(c.max_score for c in checks):g}", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = []
+    for i, r in enumerate(rows):
+        lines.append("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+        if i == 0 or i in subtotal_rows:
+            lines.append("  ".join("-" * w for w in widths))
     lines.append("")
     lines.append(run.output)
     if details:
@@ -161,6 +181,10 @@ def format_table(run: RunResult, *, details: bool = True) -> str:
                 lines.append("")
                 lines.append(f"--- {c.number} {c.title} [{c.outcome.value}]")
                 lines.append(c.message)
+                if local and c.outcome == Outcome.ERROR and c.staff_message:
+                    lines.append("This is a problem of the grader on this machine, not of your code. The details "
+                                 "(send them to the course staff if they do not tell you what to change in your "
+                                 "set-up):\n" + c.staff_message.strip()[-3000:])
                 if c.student_output.strip():
                     lines.append("Your code printed:\n" + c.student_output[:2000])
     return "\n".join(lines)
@@ -194,9 +218,15 @@ def check(args: argparse.Namespace) -> int:
     """Student self-check: public checks only; always exits 0 so notebooks and scripts carry on."""
     import tempfile
 
+    from grader.registry import UnknownCheck
+
     with tempfile.TemporaryDirectory() as tmp:
-        run = grade_to_file(args.submission, Path(tmp) / "results.json", parts=args.part,
-                            data_root=args.data_root, public_only=True, progress=_progress)
+        try:
+            run = grade_to_file(args.submission, Path(tmp) / "results.json", parts=args.part,
+                                data_root=args.data_root, public_only=True, progress=_progress)
+        except UnknownCheck as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         if run is None:  # nothing could be graded: say why in words, not as JSON
             import json
 
@@ -205,7 +235,7 @@ def check(args: argparse.Namespace) -> int:
                 if test.get("visibility", "visible") != "hidden":
                     print(f"{test['name']}: {test.get('output', '')}")
             return 0
-    print(format_table(run))
+    print(format_table(run, local=True))
     print("\nThese are the public checks only; the autograder runs more.")
     return 0
 

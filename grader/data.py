@@ -211,7 +211,15 @@ def _count_images(folder: Path) -> int:
 
 
 def _probe(dataset: str, root: Path) -> DataLocation | None:
-    """What ``root`` holds for ``dataset``: the full data, the sample, or nothing (None)."""
+    """What ``root`` holds for ``dataset``: the full data, the sample, or nothing (None, also for a
+    folder this user may not read)."""
+    try:
+        return _probe_readable(dataset, root)
+    except OSError:
+        return None
+
+
+def _probe_readable(dataset: str, root: Path) -> DataLocation | None:
     if dataset == "cifar10":
         full = root / _CIFAR_FULL_DIR
         if all((full / name).is_file() for name in _CIFAR_FULL_FILES):

@@ -131,17 +131,50 @@ echo "setup.sh: autograder ready"
 
 STUDENT_README = """# {title}
 
-This bundle holds the files you edit and a checker that runs the public checks.
+This bundle holds the files you edit, their notebooks, and a checker that runs
+the public checks on your own machine.
 
-## Set up
+## Set up (once)
 
-    python3 -m venv .venv
-    . .venv/bin/activate
-    pip install torch torchvision nbformat nbconvert gradescope-utils jsonschema
+Python 3.10 or newer. In this folder:
+
+- Linux and macOS:
+
+      python3 -m venv .venv
+      . .venv/bin/activate
+
+- Windows (PowerShell):
+
+      py -m venv .venv
+      .venv\\Scripts\\Activate.ps1
+
+then, on every system:
+
+    pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu
+    pip install numpy matplotlib ipykernel notebook nbformat gradescope-utils jsonschema
+    python -m ipykernel install --user --name assignment
+
+(The CPU build of torch is small and is all the assignment needs; on macOS use
+plain `pip install torch torchvision`.) Select the kernel "assignment" in Jupyter.
+
+On Colab: upload this folder to your Drive, open a notebook from it, and run
+`!pip install gradescope-utils jsonschema nbformat` in its first cell (torch,
+numpy and matplotlib are already installed); `%cd` into the folder first.
+
+## Data
+
+Run once, with a network:
+
+    python -m grader download-data
+
+It downloads CIFAR-10 and MNIST (about 170 MB and 60 MB) into
+`~/.cache/grader/data`, where the notebooks' loaders look; or set the
+environment variable `GRADER_DATA` to a folder that already holds them. The
+public checks need no data.
 
 ## Work
 
-Fill in every `# TODO` in the Python files (each stub raises
+Fill in every `TODO` in the Python files (each stub raises
 `NotImplementedError` until you do), and run the notebooks as you go.
 
 ## Check your work before submitting
@@ -150,18 +183,30 @@ From this folder:
 
     python -m grader check
 
-prints a table of the public checks: what passed, what failed and why. Use
-`python -m grader check --part PART` to check one part only. The public checks
-are a subset of what Gradescope runs: passing them is necessary, not
-sufficient.
+prints a table of the public checks: what passed, what failed and why, with a
+subtotal per part. `python -m grader check --part 1` checks one part (by number
+or name). The public checks are a subset of what Gradescope runs: passing them
+is necessary, not sufficient.
 
 ## Submit
 
-Upload to Gradescope the files you edited:
+Upload to Gradescope, for each part:
 {files}
-(a notebook may be submitted instead of, or beside, its `.py` file; when both
-are present the `.py` file is graded).
+
+A notebook may be submitted instead of, or beside, its `.py` file (only its
+imports, functions, classes and constants are graded; when both are present
+the `.py` file is graded). Files the notebooks write (the saved models) must be
+uploaded too: they are graded.
 """
+
+
+def submission_listing(parts: list) -> str:
+    """The files to upload, per part, from each part's declaration (modules, then saved artifacts)."""
+    lines = []
+    for part in parts:
+        names = [f"`{f}`" for f in part.files] + [f"`{a}` (written by `{part.notebook}`)" for a in part.artifacts]
+        lines.append(f"- {part.title}: " + ", ".join(names))
+    return "\n".join(lines)
 
 
 class PackageError(GraderError):
@@ -305,10 +350,9 @@ def student_bundle_files(root: Path = ROOT) -> dict[str, Path | bytes]:
     # An empty stand-in keeps `import grader.checks` and `pip install .` working.
     files["grader/checks/__init__.py"] = b'"""Hidden checks: run on Gradescope only, not distributed."""\n'
     files["pyproject.toml"] = root / "pyproject.toml"
-    submit = [name for name in sorted(_tree(assignment, assignment)) if name.endswith((".py", ".ipynb"))]
-    readme = STUDENT_README.format(
-        title="Assignment: student bundle", files="\n".join(f"- `{name}`" for name in submit) or "- (none)"
-    )
+    from grader.registry import ordered_parts
+
+    readme = STUDENT_README.format(title="Assignment: student bundle", files=submission_listing(ordered_parts()))
     files["STUDENT_README.md"] = readme.encode()
     return files
 

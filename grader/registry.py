@@ -169,7 +169,7 @@ def load_checks(parts: list[str] | None = None, *, public_only: bool = False) ->
         unknown = [d for d in c.depends + c.after if d not in known]
         if unknown:
             raise ValueError(f"check {c.key} depends on {', '.join(unknown)}, which part {c.part} does not declare")
-    return sorted(selected, key=lambda c: (c.part, _number_key(c.number), c.id))
+    return sorted(selected, key=lambda c: (_number_key(c.number), c.part, c.id))  # Part 1 first, as printed
 
 
 def _number_key(number: str) -> tuple:
@@ -180,7 +180,40 @@ def _number_key(number: str) -> tuple:
 
 
 class UnknownCheck(ValueError):
-    """A ``--check`` that names no check; the message lists the valid ones."""
+    """A ``--check`` (or ``--part``) that names no check; the message lists the valid ones."""
+
+
+def ordered_parts() -> list[Part]:
+    """Every declared part, in the order the table numbers them (Part 1 first)."""
+    load_checks(public_only=True)
+    numbered = [(_number_key(checks[0].number.split(".")[0]), name) for name, checks in CHECKS.items() if checks]
+    return [PARTS[name] for _, name in sorted(numbered)]
+
+
+def resolve_parts(wanted: list[str] | None) -> list[str] | None:
+    """Part names for ``--part`` values given as the part's name ("linear_classifier"), its number as the
+    table prints it ("1") or "part1". A value that names no part raises :class:`UnknownCheck` listing
+    the parts."""
+    if not wanted:
+        return wanted
+    load_checks(public_only=True)
+    numbers = {}
+    for name, checks in CHECKS.items():
+        if checks:
+            numbers[checks[0].number.split(".")[0]] = name
+    out, unknown = [], []
+    for value in wanted:
+        key = value.strip().lower().removeprefix("part").strip()
+        name = value if value in PARTS else numbers.get(key)
+        if name is None:
+            unknown.append(value)
+        elif name not in out:
+            out.append(name)
+    if unknown:
+        listing = "\n".join(f"  {n:<3} {numbers[n]:<20} {PARTS[numbers[n]].title}" for n in sorted(numbers))
+        raise UnknownCheck(f"no part is named {', '.join(map(repr, unknown))}. Valid parts (number, name, title):\n"
+                           + listing)
+    return out
 
 
 def select_checks(checks: list[Check], wanted: list[str] | None) -> list[Check]:

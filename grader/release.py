@@ -61,7 +61,8 @@ ASSIGNMENT = ROOT / "assignment"
 
 BEGIN_RE = re.compile(r"^#+\s*BEGIN SOLUTION\b\s*:?\s*(?P<hint>.*?)\s*$")
 END_RE = re.compile(r"^#+\s*END SOLUTION\b.*$")
-HEADER = "# Generated from solutions/{name} by `python -m grader release`: do not edit, edit solutions/ instead.\n"
+HEADER = ("# Your file: write your code where it says TODO, then run `python -m grader check` to test it.\n"
+          "# (Course staff: generated from solutions/{name} by `python -m grader release`; edit that file.)\n")
 
 # Never copied from solutions/ to assignment/.
 _SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}

@@ -54,6 +54,7 @@ class RunResult:
     output: str = ""
     execution_time: float = 0.0
     leaderboard: list[dict[str, Any]] = field(default_factory=list)
+    datasets: list[str] = field(default_factory=list)  # the datasets some check asked for, in order
 
     @property
     def score(self) -> float:

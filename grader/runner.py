@@ -214,6 +214,9 @@ class Context:
         from grader import static, data
 
         loader = {"cifar10": data.load_cifar10, "mnist": data.load_mnist}[dataset]
+        asked = self._shared.setdefault("run:datasets", [])  # kept for the whole run (not a part's key)
+        if dataset not in asked:
+            asked.append(dataset)
         return self.shared(f"data:{dataset}", lambda: loader(self.options.data_root))
 
     def artifact(self, name: str) -> Path:
@@ -497,6 +500,7 @@ def run(checks: list[Check], files: dict[str, PartFiles], options: GradingOption
             if sb is not None:
                 sb.close()
     out.execution_time = time.monotonic() - started
+    out.datasets = list(shared.get("run:datasets", []))
     return out
 
 

@@ -388,7 +388,11 @@ class StudentSession:
                 "level of the module runs on import: move long computations or loops into functions "
                 "(or under `if __name__ == \"__main__\":`).", output=self.output) from None
         except StudentCrash as exc:
-            raise StudentImportError(f"Importing {self.module}.py {exc}", output=self.output) from None
+            text = str(exc)
+            raise StudentImportError(text[:1].upper() + text[1:], output=self.output) from None
+        if not reply.get("ok") and reply.get("kind") == "grader":  # before any student code ran
+            raise SandboxUnavailable(f"{reply.get('message', 'the sandbox could not be set up')}\n"
+                                     f"{str(reply.get('traceback', '')).strip()}")
         if not reply.get("ok"):
             raise StudentImportError(self._import_message(reply), output=self.output)
         self.syscall_filter = reply.get("filtered") is True

@@ -417,23 +417,31 @@ def _limit(which: int, value: int) -> None:
         pass
 
 
-def _status_bytes(field: str) -> int:
-    """A size field of /proc/self/status (``VmSize:``, ``VmData:``) in bytes."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field):
-                return int(line.split()[1]) * 1024
-    return 0
+def _status_bytes(field: str) -> int | None:
+    """A size field of /proc/self/status (``VmSize:``, ``VmData:``) in bytes; None without /proc
+    (macOS, a container that hides it)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
-def _count_processes(uid: int) -> int:
-    """Tasks (threads included, as RLIMIT_NPROC counts them) whose real user is ``uid``.
+def _count_processes(uid: int) -> int | None:
+    """Tasks (threads included, as RLIMIT_NPROC counts them) whose real user is ``uid``; None without /proc.
 
     Read from /proc/<pid>/status: the owner of /proc/<pid> is root for processes that are
     not dumpable, which every sandboxed child is after dropping privileges.
     """
     n = 0
-    for entry in os.listdir("/proc"):
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    for entry in entries:
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/status") as f:
@@ -452,6 +460,32 @@ def _count_processes(uid: int) -> int:
 
 
 def _child(request: dict, call_fd: int, out_fd: int, isolate: bool) -> None:
+    """The worker: set up (streams, limits, user, filter), then import the student's module and serve.
+    A failure of the set-up is the grader's (no student code has run yet): it is sent to the parent as
+    a grader error before the worker exits, never left to read as the student's exit."""
+    try:
+        _set_up_child(request, call_fd, out_fd, isolate)
+    except BaseException as exc:  # noqa: BLE001 - reported, then the worker ends
+        _report_setup_failure(call_fd, exc)
+        os._exit(70)
+    conn = socket.socket(fileno=call_fd)
+    _serve(conn, request)
+
+
+def _report_setup_failure(call_fd: int, exc: BaseException) -> None:
+    try:
+        from grader import wire
+
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]
+        conn = socket.socket(fileno=call_fd)
+        wire.send_frame(conn, wire.dumps({"ok": False, "phase": "import", "kind": "grader", "type": type(exc).__name__,
+                                          "message": f"the sandbox could not be set up: {type(exc).__name__}: {exc}",
+                                          "traceback": text}))
+    except BaseException:  # noqa: BLE001 - the parent then sees the exit status alone
+        pass
+
+
+def _set_up_child(request: dict, call_fd: int, out_fd: int, isolate: bool) -> None:
     _set_pdeathsig()
     if not isolate:
         os.setsid()
@@ -482,13 +516,18 @@ def _child(request: dict, call_fd: int, out_fd: int, isolate: bool) -> None:
     uid = request.get("uid")
     gid = request.get("gid")
     memory = int(request["memory_bytes"])
+    # without /proc the baseline is unknown: no memory limit rather than one the interpreter is already over
     if request.get("gpu"):
         # CUDA reserves tens of GB of address space it never touches, which an address-space limit
         # cannot tolerate; RLIMIT_DATA counts private writable memory (the heap and torch's CPU
         # tensors), not reservations or the driver's shared device mappings
-        _limit(resource.RLIMIT_DATA, _status_bytes("VmData:") + memory)
+        baseline = _status_bytes("VmData:")
+        if baseline is not None:
+            _limit(resource.RLIMIT_DATA, baseline + memory)
     else:
-        _limit(resource.RLIMIT_AS, _status_bytes("VmSize:") + memory)
+        baseline = _status_bytes("VmSize:")
+        if baseline is not None:
+            _limit(resource.RLIMIT_AS, baseline + memory)
     _limit(resource.RLIMIT_FSIZE, int(request["file_bytes"]))
     _limit(resource.RLIMIT_CORE, 0)
     _limit(resource.RLIMIT_NOFILE, 256)
@@ -514,7 +553,8 @@ def _child(request: dict, call_fd: int, out_fd: int, isolate: bool) -> None:
         os.setgid(int(gid))
         os.setuid(int(uid))
     nproc = int(request["max_processes"])
-    _limit(resource.RLIMIT_NPROC, running + nproc)
+    if running is not None:  # without /proc, a limit on the user's processes could stop the worker itself
+        _limit(resource.RLIMIT_NPROC, running + nproc)
     env = {"HOME": workdir, "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "PYTHONHASHSEED": "0", "TMPDIR": workdir, "MPLBACKEND": "Agg", "LANG": "C.UTF-8"}
     if request.get("gpu"):
@@ -526,9 +566,7 @@ def _child(request: dict, call_fd: int, out_fd: int, isolate: bool) -> None:
                                            and not p.startswith(request["code_dir"])
                                            and p != os.getcwd() and p not in request.get("hidden_paths", [])]
     sys.argv = ["student"]
-    conn = socket.socket(fileno=call_fd)
     request["filtered"] = _install_syscall_filter()
-    _serve(conn, request)
 
 
 # The system calls the worker is refused, once it has dropped privileges and before it imports

@@ -109,6 +109,22 @@ def test_student_bundle_layout(student_zip):
     assert "python -m grader check" in readme
 
 
+@needs_release
+def test_student_readme_lists_every_file_each_part_grades(student_zip):
+    """The upload list comes from the parts' declarations: every module and saved artifact a check
+    grades is named, and nothing the student does not write (helpers.py) is."""
+    from grader.registry import ordered_parts
+
+    readme = zipfile.ZipFile(student_zip).read("STUDENT_README.md").decode()
+    upload = readme.split("## Submit", 1)[1]
+    for part in ordered_parts():
+        for name in part.files + part.artifacts:
+            assert f"`{name}`" in upload, (name, upload)
+    assert "helpers.py" not in upload
+    for system in ("Windows", "macOS", "Colab", "ipykernel", "matplotlib", "download-data"):
+        assert system in readme, system
+
+
 def bundle_leaks(zip_path: Path) -> list[str]:
     """Every file of the zip that holds a reference body line or a hidden check's name or title."""
     secrets = reference_body_lines(SOLUTIONS)

@@ -18,8 +18,8 @@ from gradescope_utils.autograder_utils.decorators import number, weight
 from grader import compare, static, wire
 from grader.errors import CheckFailed, StudentCodeError, StudentException
 from grader.registry import check
-from grader.public_checks.linear_classifier import (LOSSES, PART, call_loss, loss_inputs, loss_terms,
-                                                    numeric_gradient_check)
+from grader.public_checks.linear_classifier import (LOSSES, PART, call_loss, load_saved_W, loss_inputs,
+                                                    loss_terms, numeric_gradient_check)
 
 __all__ = ["PART"]
 
@@ -56,9 +56,6 @@ FORBIDDEN = ("torch.autograd", "torch.func", "functorch", ".backward", ".grad", 
              "torch.enable_grad", "torch.set_grad_enabled", "torch.cross_entropy", "torch.nll_loss", "torch.multi_margin_loss",
              "torch.hinge_embedding_loss", "torch.nn")
 ALLOWED = static.TENSOR_UTILITIES + ("torch.nn.functional.softmax", "torch.nn.functional.log_softmax")
-# A saved model holds W of shape (3073, 10): 123 KB in float32, 246 KB in float64. Anything far larger
-# is not what save() writes.
-SAVED_MODEL_MAX_BYTES = 16 * 1024 * 1024
 LOSS_DIMS = {"small": (12, 7, 4), "cifar": (64, 3073, 10)}
 
 
@@ -917,24 +914,7 @@ def classifier_objects(ctx):
 def _accuracy(ctx, artifact: str, kind: str) -> None:
     from grader import data as gdata
 
-    path: Path = ctx.artifact(artifact)
-    try:
-        state = wire.load_saved_model(path, max_bytes=SAVED_MODEL_MAX_BYTES)
-    except wire.FrameTooLarge as exc:
-        raise CheckFailed(f"{artifact} is refused: {exc}. Save the model with the classifier's save() method "
-                          "(torch.save of a dict holding W, about 120 KB).") from None
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is the student's to fix
-        raise CheckFailed(f"{artifact} could not be read as a saved model ({type(exc).__name__}: "
-                          f"{str(exc)[:200]}). Create it with the classifier's save() method.") from None
-    if not isinstance(state, dict) or "W" not in state:
-        raise CheckFailed(f"{artifact} should hold a dict with the key 'W' (what save() writes), got "
-                          f"{compare.describe(state)}.")
-    W = state["W"]
-    if not isinstance(W, torch.Tensor) or W.dim() != 2 or tuple(W.shape) != (3073, 10):
-        raise CheckFailed(f"{artifact}: W should be a tensor of shape (3073, 10) (3072 pixels + bias, 10 classes), "
-                          f"got {compare.describe(W)}.")
-    if not W.is_floating_point() or not torch.isfinite(W).all():
-        raise CheckFailed(f"{artifact}: W must hold finite floating-point numbers.")
+    W = load_saved_W(ctx, artifact)
     raw = ctx.data("cifar10")
     device = ctx.device
     W = W.to(device=device, dtype=torch.float32)

@@ -355,3 +355,44 @@ def public_svm_grid(ctx):
 def public_softmax_grid(ctx):
     with ctx.student() as s:
         grid_size_check(s, "softmax_get_search_params")
+
+
+# A saved model holds W of shape (3073, 10): 123 KB in float32, 246 KB in float64. Anything far larger
+# is not what save() writes.
+SAVED_MODEL_MAX_BYTES = 16 * 1024 * 1024
+SAVED_MODELS = ("svm_best_model.pt", "softmax_best_model.pt")
+
+
+def load_saved_W(ctx, artifact: str) -> torch.Tensor:
+    """W of a saved model the notebook wrote with the classifier's save(), read in the grader's process
+    (bounded: every archive entry stored, at most SAVED_MODEL_MAX_BYTES); CheckFailed says what is wrong."""
+    path = ctx.artifact(artifact)
+    try:
+        state = wire.load_saved_model(path, max_bytes=SAVED_MODEL_MAX_BYTES)
+    except wire.FrameTooLarge as exc:
+        raise CheckFailed(f"{artifact} is refused: {exc}. Save the model with the classifier's save() method "
+                          "(torch.save of a dict holding W, about 120 KB).") from None
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the student's to fix
+        raise CheckFailed(f"{artifact} could not be read as a saved model ({type(exc).__name__}: "
+                          f"{str(exc)[:200]}). Create it with the classifier's save() method.") from None
+    if not isinstance(state, dict) or "W" not in state:
+        raise CheckFailed(f"{artifact} should hold a dict with the key 'W' (what save() writes), got "
+                          f"{compare.describe(state)}.")
+    W = state["W"]
+    if not isinstance(W, torch.Tensor) or W.dim() != 2 or tuple(W.shape) != (3073, 10):
+        raise CheckFailed(f"{artifact}: W should be a tensor of shape (3073, 10) (3072 pixels + bias, 10 classes), "
+                          f"got {compare.describe(W)}.")
+    if not W.is_floating_point() or not torch.isfinite(W).all():
+        raise CheckFailed(f"{artifact}: W must hold finite floating-point numbers.")
+    return W
+
+
+@check("Saved models svm_best_model.pt and softmax_best_model.pt: submitted and loadable (no points; "
+       "the autograder scores their accuracy)", public=True, timeout=30)
+@weight(0)
+@number("1.0.7")
+def public_saved_models(ctx):
+    def present(name: str) -> None:
+        load_saved_W(ctx, name)
+
+    ctx.per_item(SAVED_MODELS, present)
