@@ -405,7 +405,8 @@ def test_answer_keys_on_disk_cannot_be_read_or_used(box, monkeypatch):
 
     checks = ["nn_mlp_model", "nn_train_sgd_steps", "nn_mlp_accuracy"]
     roots = [str(p) for p in gdata.data_root_candidates()]
-    g = grade_attack(box, attack("answer-keys-on-disk", ROOTS=repr(roots)), checks, limits=SHARED_TMP)
+    training = dataclasses.replace(SHARED_TMP, call_timeout=120.0, call_timeout_cap=None, memory_mb=1024)
+    g = grade_attack(box, attack("answer-keys-on-disk", ROOTS=repr(roots)), checks, limits=training)
     expect(g, passed=tuple(checks))
     printed = g.output("nn_mlp_accuracy")
     assert "refused:" in printed and "ANSWER KEY READ" not in printed, printed
@@ -420,7 +421,7 @@ def test_answer_keys_on_disk_cannot_be_read_or_used(box, monkeypatch):
         os.chmod(f, 0o644)
     monkeypatch.setenv("GRADER_DATA", str(copy))
     monkeypatch.setattr(gdata, "answer_key_folders", lambda explicit=None: [])
-    g = grade_attack(box, attack("answer-keys-on-disk", ROOTS=repr([str(copy)])), checks, limits=SHARED_TMP)
+    g = grade_attack(box, attack("answer-keys-on-disk", ROOTS=repr([str(copy)])), checks, limits=training)
     expect(g, passed=tuple(checks))
     assert "ANSWER KEY READ" in g.output("nn_mlp_accuracy")
     assert _mlp_accuracy(g) < 0.99

@@ -50,8 +50,9 @@ MUTANTS = {
         [(SIGMOID_BODY, "    out = torch.sigmoid(x)\n")],
         ACTS, {"nn_activations_static"}, "uses torch.sigmoid"),
     "sigmoid-reaches-torch-through-a-computed-name": (
+        # a computed name can reach anything, the grader's own probes included: no check of the part pays
         [(SIGMOID_BODY, "    out = getattr(torch, 'sig' + 'moid')(x)\n")],
-        ACTS, {"nn_activations_static"}, "getattr with a name computed at run time"),
+        ACTS, set(ACTS), "getattr with a name computed at run time"),
     "tanh-exponentials-overflow": (
         [(TANH_BODY, "    out = (torch.exp(x) - torch.exp(-x)) / (torch.exp(x) + torch.exp(-x))\n")],
         ACTS, {"nn_activations_extreme_inputs"}, "overflows"),
