@@ -35,7 +35,7 @@ from pathlib import Path
 
 __all__ = ["Submission", "Outcome", "find_submissions", "grade_one", "run_batch", "main", "DEFAULT_TIMEOUT_S"]
 
-ROOT = Path(__file__).resolve().parents[1]
+from grader.layout import ROOT
 DEFAULT_TIMEOUT_S = 15 * 60
 _TIMEOUT_ENV = "GRADER_GRADE_ALL_TIMEOUT"
 _MAX_ZIP_BYTES = 500 * 1024 * 1024

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-DEVICES = ("auto", "cpu", "cuda")  # choices of --device (grader.runner.grading_device)
+from grader.layout import DEVICES  # choices of --device (grader.runner.grading_device)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -13,7 +13,8 @@ from grader import results
 from grader.registry import UnknownCheck
 from grader.results import Outcome, RunResult
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from grader.layout import HIDDEN_CHECKS, ROOT as REPO_ROOT, solutions_dir
+
 METADATA = Path("/autograder/submission_metadata.json")
 
 
@@ -31,9 +32,7 @@ def hidden_paths() -> list[Path]:
     metadata. As root the sandbox makes each unreadable by other users before any student code
     runs (``grader.sandbox.protect``), and refuses to run where it cannot."""
     from grader.demo import cache_root
-    from grader.runner import solutions_dir
-
-    paths = [solutions_dir(), REPO_ROOT / "grader" / "checks", METADATA, cache_root()]
+    paths = [solutions_dir(), HIDDEN_CHECKS, METADATA, cache_root()]
     if (REPO_ROOT / "grader").is_dir() and (REPO_ROOT / "pyproject.toml").is_file():  # a checkout, not site-packages
         venv = Path(sys.prefix).resolve()
         for entry in sorted(REPO_ROOT.iterdir()):

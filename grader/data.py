@@ -51,6 +51,7 @@ from typing import Any, Literal
 import torch
 
 from grader.errors import DataNotFoundError
+from grader.layout import ROOT
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -85,7 +86,7 @@ MNIST_CLASSES: tuple[str, ...] = tuple(str(i) for i in range(10))
 """MNIST class names in label order (the digit itself)."""
 
 #: ``shared/data`` next to the repository checkout (module-level so tests can move it).
-SHARED_DATA_DIR: Path = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA_DIR: Path = ROOT.parent / "shared" / "data"
 #: Where the Gradescope build downloads the datasets.
 GRADESCOPE_DATA_DIR: Path = Path("/autograder/data")
 

@@ -20,7 +20,7 @@ import torch
 
 from grader.registry import Part
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from grader.layout import ASSIGNMENT, solutions_dir
 
 
 def cache_root() -> Path:
@@ -61,7 +61,7 @@ def train_linear_models(dest: Path, data_root: Path | None = None, *, num_iters:
 def _key(part: Part, data_root: Path | None) -> str:
     from grader import data
 
-    h = hashlib.sha256((REPO_ROOT / "solutions" / f"{part.module}.py").read_bytes())
+    h = hashlib.sha256((solutions_dir() / f"{part.module}.py").read_bytes())
     for name in part.datasets:
         loc = data.locate(name, data_root)
         h.update(f"{name}:{loc.profile}:{loc.root}:{loc.n_train}".encode())
@@ -91,12 +91,12 @@ def build_submission(*, stubs: bool = False, data_root: Path | None = None) -> P
         folder = cache_root() / "stubs"
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        for f in (REPO_ROOT / "assignment").glob("*.py"):
+        for f in ASSIGNMENT.glob("*.py"):
             shutil.copy(f, folder / f.name)
         return folder
     cache_root().mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="reference-", dir=cache_root()))
-    for f in (REPO_ROOT / "solutions").glob("*.py"):
+    for f in solutions_dir().glob("*.py"):
         shutil.copy(f, folder / f.name)
     for name, (part, build) in sorted(_builders().items()):
         if build is None:

@@ -39,7 +39,7 @@ __all__ = [
     "RUN_AUTOGRADER",
 ]
 
-ROOT = Path(__file__).resolve().parents[1]
+from grader.layout import ROOT
 
 TORCH_VERSION = "2.14.1"
 TORCHVISION_VERSION = "0.29.1"

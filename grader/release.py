@@ -55,9 +55,9 @@ __all__ = [
     "main",
 ]
 
-ROOT = Path(__file__).resolve().parents[1]
+from grader.layout import ASSIGNMENT, ROOT
+
 SOLUTIONS = ROOT / "solutions"
-ASSIGNMENT = ROOT / "assignment"
 
 BEGIN_RE = re.compile(r"^#+\s*BEGIN SOLUTION\b\s*:?\s*(?P<hint>.*?)\s*$")
 END_RE = re.compile(r"^#+\s*END SOLUTION\b.*$")

@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import torch
 
 from grader import static
-from grader.cli import DEVICES
+from grader.layout import DEVICES, solutions_dir
 from grader.errors import (CheckFailed, CheckSkipped, DataNotFoundError, PartlyFailed, SandboxUnavailable,
                            StudentCodeError)
 from grader.registry import PARTS, Check, Part, wrapper_layers
@@ -34,18 +34,7 @@ from grader.results import CheckResult, Outcome, RunResult
 from grader.sandbox import Limits, Sandbox, StudentSession, Zygote
 from grader.submission import PartFiles
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BUDGET = 540.0  # seconds: Gradescope stops the whole run at 600 by default
-
-
-def solutions_dir() -> Path:
-    env = os.environ.get("GRADER_SOLUTIONS")
-    if env:
-        return Path(env)
-    for candidate in (REPO_ROOT / "solutions", Path.cwd() / "solutions"):
-        if candidate.is_dir():
-            return candidate
-    return REPO_ROOT / "solutions"
 
 
 _REFERENCES: dict[str, Any] = {}

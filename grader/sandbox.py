@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from grader import cpu_cgroup, hints, wire
+from grader.layout import ROOT
 from grader.sandbox_child import GPU_ENVIRONMENT
 from grader.errors import (
     SandboxUnavailable,
@@ -190,7 +191,7 @@ class Zygote:
             self.pid = pid
         else:
             env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "HOME") + GPU_ENVIRONMENT}
-            env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+            env["PYTHONPATH"] = str(ROOT)
             env["OMP_NUM_THREADS"] = "1"
             proc = subprocess.Popen(
                 [sys.executable, "-m", "grader.sandbox_child", str(child_sock.fileno())],
