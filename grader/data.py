@@ -67,6 +67,7 @@ __all__ = [
     "download",
     "download_main",
     "iter_cifar10_batches",
+    "load",
     "load_cifar10",
     "load_mnist",
     "locate",
@@ -489,6 +490,12 @@ def _load(dataset: str, root: str | os.PathLike[str] | None, profile: Profile | 
     classes = CIFAR10_CLASSES if dataset == "cifar10" else MNIST_CLASSES
     return RawSplits(tensors["train_images"], tensors["train_labels"], tensors["test_images"],
                      tensors["test_labels"], loc.profile, loc.root, dataset, classes)
+
+
+def load(dataset: str, root: str | os.PathLike[str] | None = None) -> "RawSplits":
+    """The raw uint8 splits of ``dataset`` (``"cifar10"`` or ``"mnist"``), found as :func:`locate` does."""
+    loaders = {"cifar10": load_cifar10, "mnist": load_mnist}
+    return loaders[_canonical(dataset)](root)
 
 
 def load_cifar10(root: str | os.PathLike[str] | None = None, *, profile: Profile | None = None) -> RawSplits:

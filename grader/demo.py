@@ -69,20 +69,10 @@ def _key(part: Part, data_root: Path | None) -> str:
 
 
 def _builders() -> dict[str, tuple[Part, Callable[..., object] | None]]:
-    """Every part with its artifact builder: ``build_reference_artifacts(dest, data_root)`` when
-    the part's public check module defines one (e.g. saved models the notebook would write)."""
-    import importlib
-    import pkgutil
+    """Every declared part with its artifact builder (``Part.build_artifacts``)."""
+    from grader.registry import ordered_parts
 
-    import grader.public_checks as pkg
-
-    out = {}
-    for info in pkgutil.iter_modules(pkg.__path__):
-        mod = importlib.import_module(f"{pkg.__name__}.{info.name}")
-        part = getattr(mod, "PART", None)
-        if isinstance(part, Part):
-            out[part.name] = (part, getattr(mod, "build_reference_artifacts", None))
-    return out
+    return {part.name: (part, part.build_artifacts) for part in ordered_parts()}
 
 
 def build_submission(*, stubs: bool = False, data_root: Path | None = None) -> Path:

@@ -1,21 +1,32 @@
 """How a check is declared.
 
 A check is a function of one argument, the :class:`~grader.runner.Context`, declared with
-``@check`` on top of gradescope-utils' decorators so an instructor recognises them::
+``@check`` on top of gradescope-utils' decorators so an instructor recognises them (this
+example runs as written; a test executes it)::
 
-    PART = Part("linear_classifier", files=("linear_classifier.py",))
+    from gradescope_utils.autograder_utils.decorators import leaderboard, number, partial_credit, weight
 
-    @check("svm_loss_naive: loss and gradient match the reference", timeout=60)
+    from grader import compare
+    from grader.registry import Part, check
+
+    PART = Part("example_part", "Part 9: an example", files=("example_part.py",))
+
+    @check("add: the sum of two tensors, as the reference computes it", timeout=60)
     @weight(4)
-    @number("1.1")
-    def svm_naive_matches_reference(ctx):
-        ...
+    @number("9.1")
+    def add_matches_reference(ctx):
+        x = torch.randn(5, generator=ctx.generator("x"))
+        with ctx.student() as s:
+            got = s.call("add", x, x)
+        compare.tensor(got, ctx.reference.add(x, x), what="add(x, x)", name="the sum", rtol=1e-12, atol=0)
 
-    @check("softmax probe accuracy", depends=("svm_naive_matches_reference",))
+    @check("add: accuracy of something trained", depends=("add_matches_reference",))
     @partial_credit(5)
     @leaderboard("accuracy")
-    def probe(ctx, set_score=None, set_leaderboard_value=None):
-        ...
+    @number("9.2")
+    def trained_accuracy(ctx, set_score=None, set_leaderboard_value=None):
+        set_score(5.0)
+        set_leaderboard_value(0.9)
 
 The decorated function is returned unchanged; ``@check`` records a :class:`Check` in the
 registry of the module's ``PART``. gradescope-utils stores values set through
@@ -44,6 +55,9 @@ class Part:
     module: str = ""                       # importable name of the student module
     notebook: str = ""                     # a notebook that may stand in for the module
     datasets: tuple[str, ...] = ()         # datasets its checks score on, e.g. ("cifar10",)
+    # build_artifacts(dest, data_root): writes the artifacts with the reference (the saved models a
+    # student's notebook writes), for the demo and the tests; None when the part has no artifacts
+    build_artifacts: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.module:

@@ -281,3 +281,29 @@ def test_per_item_judges_every_item_and_gives_each_its_share(tmp_path):
     assert blocked.outcome == Outcome.SKIPPED and blocked.score == 0 and "fix" in blocked.message
     assert by_id["toy_per_item_undeclared"].outcome == Outcome.ERROR
     assert [c.key.split(".", 1)[1] for c in run.checks][:2] == ["toy_student_error", "toy_per_item"]
+
+
+def test_the_registry_docstring_example_declares_what_it_says():
+    """The one written example of declaring a part and its checks runs as written."""
+    import re
+
+    import torch
+
+    from grader import registry
+
+    block = registry.__doc__.split("::", 1)[1].split("\n\n", 1)[1].split("\nThe decorated function")[0]
+    code = "\n".join(line[4:] for line in block.splitlines())
+    namespace = {"__name__": "example_part_checks", "torch": torch}
+    try:
+        exec(compile(code, "registry-docstring", "exec"), namespace)
+        checks = {c.id: c for c in registry.CHECKS["example_part"]}
+        assert set(checks) == {"add_matches_reference", "trained_accuracy"}
+        first, second = checks["add_matches_reference"], checks["trained_accuracy"]
+        assert (first.weight, first.number, first.partial) == (4.0, "9.1", False)
+        assert (second.weight, second.partial, second.depends) == (5.0, True, ("add_matches_reference",))
+        assert second.leaderboard == ("accuracy", "desc")
+        assert registry.PARTS["example_part"].title == "Part 9: an example"
+        assert re.search(r"from grader.registry import Part, check", code)
+    finally:
+        registry.CHECKS.pop("example_part", None)
+        registry.PARTS.pop("example_part", None)

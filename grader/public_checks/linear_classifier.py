@@ -16,17 +16,18 @@ from grader import compare, wire
 from grader.errors import CheckFailed
 from grader.registry import Part, check
 
-PART = Part("linear_classifier", "Part 1: linear classifiers", files=("linear_classifier.py",),
-            artifacts=("svm_best_model.pt", "softmax_best_model.pt"), datasets=("cifar10",))
-
-LOSSES = ("svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive", "softmax_loss_vectorized")
-
-
 def build_reference_artifacts(dest, data_root=None) -> None:
     """The saved models a student's notebook writes, made with the reference (for the demo and tests)."""
     from grader.demo import train_linear_models
 
     train_linear_models(dest, data_root)
+
+
+PART = Part("linear_classifier", "Part 1: linear classifiers", files=("linear_classifier.py",),
+            artifacts=("svm_best_model.pt", "softmax_best_model.pt"), datasets=("cifar10",),
+            build_artifacts=build_reference_artifacts)
+
+LOSSES = ("svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive", "softmax_loss_vectorized")
 
 
 # ----------------------------------------------------------------------------- shared helpers
