@@ -211,11 +211,12 @@ def resolve_parts(wanted: list[str] | None) -> list[str] | None:
     if not wanted:
         return wanted
     load_checks(public_only=True)
-    numbers = {}
-    for name, checks in CHECKS.items():
+    numbers: dict[str, str] = {}
+    for part_name, checks in CHECKS.items():
         if checks:
-            numbers[checks[0].number.split(".")[0]] = name
-    out, unknown = [], []
+            numbers[checks[0].number.split(".")[0]] = part_name
+    out: list[str] = []
+    unknown: list[str] = []
     for value in wanted:
         key = value.strip().lower().removeprefix("part").strip()
         name = value if value in PARTS else numbers.get(key)
