@@ -116,7 +116,7 @@ MUTANTS = {
     "cross-entropy-logsumexp-through-eval": (
         [("    log_norm = torch.log(torch.exp(shifted).sum(dim=1))\n",
           "    log_norm = eval('torch.logsumexp')(shifted, dim=1)\n")],
-        CE, {"bs_static_no_torch_losses"}, "uses eval (line"),
+        CE, set(CE), "uses eval (line"),  # eval can reach anything, the grader's probes included
     "cross-entropy-summed": (
         [("    loss = (log_norm - correct).mean()\n", "    loss = (log_norm - correct).sum()\n")],
         CE, {"public_cross_entropy_by_hand", "bs_cross_entropy_vs_torch", "bs_cross_entropy_extreme",
@@ -182,8 +182,11 @@ grader.probes._PROBES["binary_svm.call_and_inputs"] = _forged_call_and_inputs
 """
 
 
-def test_in_place_writes_are_caught_by_the_grader_even_when_the_child_forges_its_reports(grade, tmp_path):
+def test_in_place_writes_are_caught_by_the_grader_even_when_the_child_forges_its_reports(grade, tmp_path,
+                                                                                         monkeypatch):
     import torch
+
+    import grader.runner
 
     from grader import wire
     from grader.sandbox import Sandbox
@@ -211,6 +214,11 @@ def test_in_place_writes_are_caught_by_the_grader_even_when_the_child_forges_its
         watched.close()
 
     checks = ["bs_labels_pm1", "bs_normalize_train_stats", "bs_hinge_values", "public_hinge_by_hand"]
+    # code that rewrites the probes gets no points at all (the reach rule); with the rule off, the
+    # parent's own view of the shared memory still catches every write
+    g = grade({"binary_svm.py": source}, parts=[PART], checks=checks)
+    assert g.score == 0 and "reaches into the grader's own process" in g.output("public_hinge_by_hand")
+    monkeypatch.setattr(grader.runner, "_reach", lambda ctx: [])
     lost = {"bs_labels_pm1", "bs_normalize_train_stats", "bs_hinge_values"}
     g = grade({"binary_svm.py": source}, parts=[PART], checks=checks)
     assert_loses_exactly(g, checks, lost, "in place")

@@ -160,9 +160,9 @@ def test_generate_headers_verbatim_copies_and_stale_removal(tmp_path):
     assert sorted(files) == ["helpers.py", "notes.txt", "part.py"]
     assert files["helpers.py"] == (sol / "helpers.py").read_bytes()
     assert files["notes.txt"] == b"\x00binary\xff"
-    header, _, rest = files["part.py"].decode().partition("\n")
-    assert header.startswith("# Generated from solutions/part.py by `python -m grader release`")
-    assert "do not edit" in header
+    student, staff, rest = files["part.py"].decode().split("\n", 2)
+    assert "TODO" in student and "python -m grader check" in student  # the first line speaks to students
+    assert "generated from solutions/part.py by `python -m grader release`" in staff
     assert rest == stub_source(SAMPLE)[0]
 
     out = tmp_path / "assignment"
