@@ -1,13 +1,25 @@
 """``python -m grader grade-all FOLDER``: regrade many submissions locally.
 
 Every sub-folder of FOLDER is one submission (a Gradescope export has one
-folder per submission), and so is every ``.zip`` file. Each submission is
-graded by its own ``python -m grader grade`` subprocess, several at a time;
-the batch writes::
+folder per submission), and so is every ``.zip`` file. When FOLDER is
+Gradescope's "Export Submissions", its ``submission_metadata.yml`` names the
+submitters of each folder, and every row of the scores is a student. Each
+submission is graded by its own ``python -m grader grade`` subprocess, several
+at a time; the batch writes::
 
     OUTPUT/<name>/results.json   what Gradescope would have received
     OUTPUT/<name>/grader.log     the grading process's stdout and stderr
-    OUTPUT/scores.csv            submission, score, max_score, status, seconds
+    OUTPUT/<name>/outcome.json   status, score, seconds and the grader version that graded it
+    OUTPUT/scores.csv            one row per student: total, per part, per check
+    OUTPUT/results_long.csv      one row per student and check (status, points, message class)
+    OUTPUT/gradescope_scores.csv the shape Gradescope's score upload takes
+    OUTPUT/report.md, report.html the class report (see grader.report)
+
+Each submission's files are written as it finishes, and the CSVs after each one,
+so a crash or a kill loses nothing already graded. ``--resume`` skips the
+submissions already graded by the same grader version (the hash of the grader's
+code and the reference); ``--merge`` with ``--check``/``--part`` regrades only
+those checks and merges them into each submission's earlier results.
 
 A subprocess that crashes, writes no valid results, or runs past the
 per-submission wall limit (15 minutes, or $GRADER_GRADE_ALL_TIMEOUT seconds)
@@ -33,9 +45,12 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Submission", "Outcome", "find_submissions", "grade_one", "run_batch", "main", "DEFAULT_TIMEOUT_S"]
+__all__ = ["Submission", "Outcome", "find_submissions", "grade_one", "run_batch", "main", "DEFAULT_TIMEOUT_S",
+           "grader_version", "merge_results"]
 
-from grader.layout import ROOT
+import hashlib
+
+from grader.layout import ROOT, solutions_dir
 DEFAULT_TIMEOUT_S = 15 * 60
 _TIMEOUT_ENV = "GRADER_GRADE_ALL_TIMEOUT"
 _MAX_ZIP_BYTES = 500 * 1024 * 1024
@@ -147,6 +162,59 @@ def _write_invalid_zip_results(path: Path, zip_name: str, reason: str) -> None:
     }, path)
 
 
+def grader_version() -> str:
+    """A hash of what decides a grade: the grader package's code and the reference solution."""
+    h = hashlib.sha256()
+    roots = [ROOT / "grader", solutions_dir()]
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".json", ".ipynb") and "__pycache__" not in path.parts:
+                h.update(str(path.relative_to(root)).encode())
+                h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def merge_results(earlier: dict, new: dict) -> dict:
+    """``earlier`` with every check graded again in ``new`` replaced (by check id), new checks added,
+    and the total recomputed: a regrade of some checks keeps every other check's result."""
+    def key(t: dict) -> str:
+        return str((t.get("extra_data") or {}).get("check") or t.get("name"))
+
+    fresh = {key(t): t for t in new.get("tests") or []}
+    tests = [fresh.pop(key(t), t) for t in earlier.get("tests") or []] + list(fresh.values())
+    merged = dict(earlier)
+    merged["tests"] = tests
+    merged["score"] = round(sum(float(t.get("score") or 0) for t in tests), 4)
+    merged.pop("max_score", None)
+    return merged
+
+
+def _outcome_file(out_dir: Path) -> Path:
+    return out_dir / "outcome.json"
+
+
+def _save_outcome(out_dir: Path, outcome: "Outcome", version: str) -> None:
+    data = {"status": outcome.status, "score": outcome.score, "max_score": outcome.max_score,
+            "seconds": outcome.seconds, "detail": outcome.detail, "version": version}
+    tmp = _outcome_file(out_dir).with_name("outcome.json.tmp")
+    tmp.write_text(json.dumps(data), encoding="utf-8")
+    tmp.replace(_outcome_file(out_dir))
+
+
+def _earlier_outcome(sub: Submission, out_dir: Path, version: str) -> "Outcome | None":
+    """The outcome of an earlier run by the same grader version, if it finished grading."""
+    try:
+        data = json.loads(_outcome_file(out_dir).read_text(encoding="utf-8"))
+        if data.get("version") != version or data.get("status") != GRADED:
+            return None
+        _read_results(out_dir / "results.json")
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+    return Outcome(sub.name, data["score"], data["max_score"], GRADED, float(data["seconds"]), "resumed")
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -158,6 +226,12 @@ def grade_one(sub: Submission, out_dir: Path, args, timeout: float) -> Outcome:
     """Grade one submission into ``out_dir``; never raises for a broken submission."""
     out_dir.mkdir(parents=True, exist_ok=True)
     results = out_dir / "results.json"
+    earlier: dict | None = None
+    if getattr(args, "merge", False) and results.is_file():
+        try:
+            earlier = json.loads(results.read_text(encoding="utf-8"))
+        except ValueError:
+            earlier = None
     results.unlink(missing_ok=True)
     log = out_dir / "grader.log"
     start = time.monotonic()
@@ -201,6 +275,13 @@ def grade_one(sub: Submission, out_dir: Path, args, timeout: float) -> Outcome:
     seconds = time.monotonic() - start
     if code is not None and code < 0:
         detail = f"killed by signal {-code}"
+    if not detail and earlier is not None and isinstance(earlier, dict):
+        try:  # only some checks were graded again: keep the others' earlier results
+            from grader.results import write_json
+
+            write_json(merge_results(earlier, json.loads(results.read_text(encoding="utf-8"))), results)
+        except (OSError, ValueError) as exc:
+            detail = f"could not merge with the earlier results: {exc}"
     if not detail:
         try:
             score, max_score = _read_results(results)
@@ -217,21 +298,35 @@ def grade_one(sub: Submission, out_dir: Path, args, timeout: float) -> Outcome:
     return Outcome(sub.name, None, None, GRADER_ERROR, seconds, detail)
 
 
-def _write_csv(outcomes: list[Outcome], path: Path) -> None:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["submission", "score", "max_score", "status", "seconds"])
-    for o in sorted(outcomes, key=lambda o: o.name):
-        writer.writerow([
-            o.name,
-            "" if o.score is None else f"{o.score:g}",
-            "" if o.max_score is None else f"{o.max_score:g}",
-            o.status,
-            f"{o.seconds:.1f}",
-        ])
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(buf.getvalue(), encoding="utf-8")
-    tmp.replace(path)
+def _records(outcomes: list[Outcome], output: Path, students: dict[str, list]) -> list:
+    from grader import report
+
+    return [report.read_record(o.name, students.get(o.name, []), o.status, o.seconds, output / o.name / "results.json",
+                               detail=o.detail) for o in outcomes]
+
+
+def _write_tables(outcomes: list[Outcome], output: Path, students: dict[str, list], *, full: bool) -> None:
+    """The CSVs (after every submission) and, with ``full``, the class report (at the end)."""
+    from grader import report
+
+    records = _records(outcomes, output, students)
+    if full:
+        report.write_all(records, output)
+        return
+    summary = report.summarize(records)
+    for name, table in (("scores.csv", report.scores_table(summary)), ("results_long.csv", report.long_table(summary))):
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(table)
+        tmp = output / (name + ".tmp")
+        tmp.write_text(buf.getvalue(), encoding="utf-8")
+        tmp.replace(output / name)
+
+
+def _eta(done: int, total: int, started: float) -> str:
+    if not done or done >= total:
+        return ""
+    left = (time.monotonic() - started) / done * (total - done)
+    return f", about {int(left // 60)} min {int(left % 60)} s left"
 
 
 def _timeout(args) -> float:
@@ -241,15 +336,33 @@ def _timeout(args) -> float:
 
 def run_batch(folder: Path, output: Path, args, jobs: int | None = None) -> list[Outcome]:
     """Grade every submission of ``folder`` into ``output``; returns the outcomes in completion order."""
+    from grader import report
+
     subs = find_submissions(folder, exclude=output)
     output.mkdir(parents=True, exist_ok=True)
+    try:
+        students = report.read_metadata(folder)
+    except ValueError as exc:  # a plain folder of submissions still works: rows named by folder
+        print(f"grade-all: the submitters' names are not read: {exc}", file=sys.stderr)
+        students = {}
     jobs = max(1, jobs or os.cpu_count() or 1)
     timeout = _timeout(args)
+    version = grader_version()
     outcomes: list[Outcome] = []
+    todo = []
+    for s in subs:
+        earlier = _earlier_outcome(s, output / s.name, version) if getattr(args, "resume", False) else None
+        if earlier is not None:
+            outcomes.append(earlier)
+        else:
+            todo.append(s)
+    if outcomes:
+        print(f"{len(outcomes)} submissions already graded by this grader version: kept", flush=True)
     lock = threading.Lock()
-    with ThreadPoolExecutor(max_workers=min(jobs, max(1, len(subs)))) as pool:
-        futures = {pool.submit(grade_one, s, output / s.name, args, timeout): s for s in subs}
-        for future in as_completed(futures):
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=min(jobs, max(1, len(todo)))) as pool:
+        futures = {pool.submit(grade_one, s, output / s.name, args, timeout): s for s in todo}
+        for done, future in enumerate(as_completed(futures), start=1):
             sub = futures[future]
             try:
                 outcome = future.result()
@@ -257,12 +370,17 @@ def run_batch(folder: Path, output: Path, args, jobs: int | None = None) -> list
                 outcome = Outcome(sub.name, None, None, GRADER_ERROR, 0.0, f"{type(exc).__name__}: {exc}")
             with lock:
                 outcomes.append(outcome)
+                try:
+                    _save_outcome(output / sub.name, outcome, version)
+                    _write_tables(outcomes, output, students, full=False)
+                except OSError as exc:
+                    print(f"grade-all: could not write the tables yet: {exc}", file=sys.stderr)
                 if outcome.status == GRADED:
                     verdict = f"{outcome.score:.1f}/{outcome.max_score:.1f}"
                 else:
                     verdict = outcome.status + (f" ({outcome.detail})" if outcome.detail else "")
-                print(f"[{len(outcomes)}/{len(subs)}] {sub.name}: {verdict}", flush=True)
-    _write_csv(outcomes, output / "scores.csv")
+                print(f"[{done}/{len(todo)}] {sub.name}: {verdict}{_eta(done, len(todo), started)}", flush=True)
+    _write_tables(outcomes, output, students, full=True)
     return outcomes
 
 
@@ -278,7 +396,8 @@ def main(args) -> int:
         return 2
     outcomes = run_batch(folder, output, args, getattr(args, "jobs", None))
     graded = sum(o.status == GRADED for o in outcomes)
-    print(f"{graded}/{len(outcomes)} graded; scores in {output / 'scores.csv'}")
+    print(f"{graded}/{len(outcomes)} graded; scores in {output / 'scores.csv'}, class report in "
+          f"{output / 'report.html'} (and report.md)")
     failed = [o.name for o in outcomes if o.status != GRADED]
     if failed:
         print("not graded (see <output>/<name>/grader.log): " + ", ".join(sorted(failed)))

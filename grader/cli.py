@@ -50,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--check", action="append", dest="checks", help="run only this check id (repeatable)")
     a.add_argument("--data-root", type=Path)
     a.add_argument("--device", choices=DEVICES, default="auto", help="passed to each grading (see grade --device)")
+    a.add_argument("--resume", action="store_true",
+                   help="skip submissions already graded by this grader version (after a crash or a kill)")
+    a.add_argument("--merge", action="store_true",
+                   help="with --check/--part: merge the regraded checks into each submission's earlier results")
 
     f = sub.add_parser("download-data", help="download the full datasets (needs a network)")
     f.add_argument("--data-root", type=Path)

@@ -48,7 +48,7 @@ CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 # Dependencies of the CUDA builds of torch that a CPU build does not have.
 _CUDA_ONLY = ("nvidia-", "cuda-", "triton")
 # Instructor tools, of no use to students.
-_INSTRUCTOR_ONLY = {"grader/release.py", "grader/package.py", "grader/batch.py"}
+_INSTRUCTOR_ONLY = {"grader/release.py", "grader/package.py", "grader/batch.py", "grader/report.py"}
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".git", ".venv", "data", ".grader-cache"}
 _SKIP_SUFFIXES = {".pyc", ".pyo", ".pt", ".pth", ".npz", ".npy", ".pkl", ".pickle", ".zip", ".gz", ".tar"}

@@ -5,6 +5,7 @@ import csv
 import json
 import re
 import shutil
+import subprocess
 import sys
 import textwrap
 import time
@@ -76,7 +77,8 @@ def _zip(path: Path, files: dict[str, str]) -> Path:
 def _rows(output: Path) -> dict[str, dict[str, str]]:
     with open(output / "scores.csv", newline="") as f:
         reader = csv.DictReader(f)
-        assert reader.fieldnames == ["submission", "score", "max_score", "status", "seconds"]
+        assert reader.fieldnames[:8] == ["submission", "name", "email", "sid", "score", "max_score", "status",
+                                         "seconds"]
         return {row["submission"]: row for row in reader}
 
 
@@ -256,3 +258,154 @@ def test_grade_all_twenty_mixed_submissions(tmp_path):
     for name in rows:
         doc = json.loads((output / name / "results.json").read_text())
         assert doc["tests"], name
+
+
+# ----------------------------------------------------------------------------- the class report
+
+EXPORT_METADATA = """\
+submission_1001:
+  :submitters:
+  - :name: Ada Lovelace
+    :sid: '501'
+    :email: ada@example.edu
+  - :name: Charles Babbage
+    :sid: '502'
+    :email: charles@example.edu
+  :created_at: 2026-11-30 23:58:01.000000000 -08:00
+  :score: 12.0
+submission_1002:
+  :submitters:
+  - :name: Grace Hopper
+    :sid: '503'
+    :email: grace@example.edu
+  :created_at: 2026-11-30 22:10:00.000000000 -08:00
+submission_1003:
+  :submitters:
+  - :name: Alan Turing
+    :sid: '504'
+    :email: alan@example.edu
+submission_1004:
+  :submitters:
+  - :name: Edsger Dijkstra
+    :sid: '505'
+    :email: edsger@example.edu
+"""
+REPORT_CHECKS = ["svm_naive_data_term", "softmax_naive_data_term", "predict_contract", "public_svm_grid"]
+
+
+@pytest.fixture(scope="module")
+def graded_export(tmp_path_factory):
+    """A Gradescope export (a group submission included) graded by grade-all with the real grader."""
+    from conftest import ASSIGNMENT, mutate, reference_source
+
+    root = tmp_path_factory.mktemp("report")
+    export = root / "export"
+    ref = reference_source()
+    subs = {"submission_1001": ref,                                                   # the group: full marks
+            "submission_1002": (ASSIGNMENT / "linear_classifier.py").read_text(),     # untouched stubs
+            "submission_1003": mutate(ref, "loss /= num_train", "pass"),              # a bug in the SVM loss
+            "submission_1004": ref + "\ndef broken(:\n"}                             # a syntax error
+    for name, text in subs.items():
+        _folder(export, name, {"linear_classifier.py": text})
+    (export / "submission_metadata.yml").write_text(EXPORT_METADATA)
+    output = root / "regrade"
+    argv = ["grade-all", str(export), "--output", str(output), "--jobs", "2"]
+    for c in REPORT_CHECKS:
+        argv += ["--check", c]
+    code = cli.main(argv)
+    return export, output, code, argv
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_every_row_is_a_student_with_a_column_per_check(graded_export):
+    export, output, code, _ = graded_export
+    assert code == 0
+    rows = _csv_rows(output / "scores.csv")
+    assert sorted(r["name"] for r in rows) == ["Ada Lovelace", "Alan Turing", "Charles Babbage", "Edsger Dijkstra",
+                                               "Grace Hopper"]
+    group = [r for r in rows if r["submission"] == "submission_1001"]
+    assert {r["email"] for r in group} == {"ada@example.edu", "charles@example.edu"}
+    assert len({(r["score"], r["max_score"]) for r in group}) == 1  # both submitters get the group's score
+    check_columns = [k for k in rows[0] if k.split(" ")[-1] in REPORT_CHECKS]
+    assert len(check_columns) == len(REPORT_CHECKS)
+    assert "part:linear_classifier" in rows[0]
+    for r in rows:  # the per-check points add up to the total
+        doc = json.loads((output / r["submission"] / "results.json").read_text())
+        points = {t["extra_data"]["check"].split(".", 1)[1]: t["score"] for t in doc["tests"] if "check" in t.get(
+            "extra_data", {})}
+        for column in check_columns:
+            assert float(r[column]) == pytest.approx(points[column.split(" ")[-1]]), (r["submission"], column)
+        assert float(r["score"]) == pytest.approx(sum(points.values()))
+    long = _csv_rows(output / "results_long.csv")
+    assert len(long) == 5 * len(REPORT_CHECKS)
+    bug = next(x for x in long if x["submission"] == "submission_1003" and x["check"].endswith("svm_naive_data_term"))
+    assert bug["status"] == "failed" and "#" in bug["message_class"] and bug["name"] == "Alan Turing"
+    upload = _csv_rows(output / "gradescope_scores.csv")
+    assert {u["Email"] for u in upload} >= {"ada@example.edu", "grace@example.edu"}
+
+
+def test_report_pass_rates_are_those_of_the_results_files(graded_export):
+    _, output, _, _ = graded_export
+    recomputed: dict[str, list[str]] = {}
+    for folder in sorted(p for p in output.iterdir() if (p / "results.json").is_file()):
+        for t in json.loads((folder / "results.json").read_text())["tests"]:
+            if "check" in t.get("extra_data", {}):
+                recomputed.setdefault(t["number"], []).append(t["extra_data"]["outcome"])
+    text = (output / "report.md").read_text()
+    table = {}
+    for line in text.split("## Checks\n", 1)[1].split("\n## ", 1)[0].splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 7 and re.match(r"\d", cells[0]):
+            table[cells[0]] = cells
+    assert set(table) == set(recomputed)
+    for number, outcomes in recomputed.items():
+        for i, outcome in enumerate(("passed", "failed", "skipped", "error"), start=2):
+            assert table[number][i] == f"{outcomes.count(outcome) / len(outcomes):.0%}", (number, outcome)
+    assert "Alan Turing" in text  # the students behind the most common failures are named
+    html_text = (output / "report.html").read_text()
+    assert html_text.count("data:image/png;base64,") == 2 and "<table>" in html_text
+
+
+def test_resume_keeps_what_this_grader_version_graded_and_merge_keeps_the_other_checks(graded_export, capsys):
+    export, output, _, argv = graded_export
+    before = (output / "submission_1003" / "results.json").read_text()
+    assert cli.main(argv + ["--resume"]) == 0
+    assert "4 submissions already graded by this grader version: kept" in capsys.readouterr().out
+    assert (output / "submission_1003" / "results.json").read_text() == before
+    merged_argv = ["grade-all", str(export), "--output", str(output), "--jobs", "2", "--check", "predict_contract",
+                   "--merge"]
+    assert cli.main(merged_argv) == 0
+    doc = json.loads((output / "submission_1003" / "results.json").read_text())
+    assert sorted(t["extra_data"]["check"].split(".")[1] for t in doc["tests"] if "check" in t.get("extra_data", {})) \
+        == sorted(REPORT_CHECKS)
+    assert doc["score"] == pytest.approx(sum(t["score"] for t in doc["tests"]))
+
+
+CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")
+                 if shutil.which(name)), None)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium here (.ci/run installs Debian's; it could not be installed)")
+def test_the_html_report_shows_its_charts_in_a_real_browser(graded_export, tmp_path):
+    """Opened offline in headless chromium, the report's screenshot shows both charts: the blue of
+    the score histogram and the green and red of the outcome bars."""
+    import matplotlib.image as mpimg
+    import numpy as np
+
+    _, output, _, _ = graded_export
+    shot = tmp_path / "report.png"
+    done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                           "--window-size=1200,2400", f"--screenshot={shot}", (output / "report.html").as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert shot.is_file(), done.stderr[-2000:]
+    pixels = (mpimg.imread(shot)[:, :, :3] * 255).round().astype(int)
+
+    def count(rgb: tuple[int, int, int]) -> int:
+        return int((np.abs(pixels - np.array(rgb)).max(axis=2) <= 6).sum())
+
+    assert count((0x3B, 0x6E, 0xA8)) > 2000, "the score histogram is not on the page"
+    assert count((0x4A, 0x9A, 0x5B)) > 2000 and count((0xC0, 0x50, 0x4D)) > 2000, "the outcome bars are missing"
