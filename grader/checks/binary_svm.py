@@ -87,6 +87,20 @@ def _standardise(X: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torc
     return (X - mean) / (std + 1e-8)
 
 
+def _close(got: torch.Tensor, expected: torch.Tensor, rtol: float) -> bool:
+    """``got`` equals ``expected`` within ``rtol``, with an absolute floor of ``rtol`` times the
+    expected values' scale (entries near 0 are sums of larger terms)."""
+    return torch.allclose(got.double(), expected.double(), rtol=rtol, atol=rtol * max(1e-300, float(
+        expected.double().abs().max())))
+
+
+def sgd_tolerance(n: int, d: int, steps: int, dtype: torch.dtype = torch.float64) -> float:
+    """Relative tolerance for ``steps`` gradient steps of a linear model on ``n`` examples with ``d``
+    features against the same steps in the reference: each step rounds the scores (d terms), a mean
+    over n examples and the update, and starts from the previous step's rounded parameters."""
+    return compare.rtol(dtype, terms=max(1, steps) * (n + d + 2))
+
+
 @check("normalize: every split standardised with the TRAINING mean and std only", timeout=60)
 @weight(3)
 @number("4.2")
@@ -104,24 +118,30 @@ def bs_normalize_train_stats(ctx):
     out = compare.unpack(out, 3, what, ("X_train_n", "X_val_n", "X_test_n"))
     candidates = [(X_train.mean(0), X_train.std(0)), (X_train.mean(0), X_train.std(0, correction=0))]
     everything = torch.cat([X_train, X_val, X_test])
+    # rounding of a mean and a std over the training rows, a subtraction and a division; plus what the
+    # documented eps (1e-8, added to std) changes, so that leaving it out is no error
+    tol = compare.rtol(X_train.dtype, terms=2 * len(X_train) + 4) + 1e-8 / float(X_train.std(0).min())
     for i, (name, X) in enumerate((("X_train", X_train), ("X_val", X_val), ("X_test", X_test))):
         got = compare.structure(out[i], X, what=what, name=f"the normalised {name}")
-        if any(torch.allclose(got, _standardise(X, m, sd), rtol=1e-6, atol=1e-8) for m, sd in candidates):
+        if any(_close(got, _standardise(X, m, sd), tol) for m, sd in candidates):
             continue
         hint = ""
-        if torch.allclose(got, _standardise(X, X.mean(0), X.std(0)), rtol=1e-4, atol=1e-6):
+        if _close(got, _standardise(X, X.mean(0), X.std(0)), tol) or _close(got, _standardise(
+                X, X.mean(0), X.std(0, correction=0)), tol):
             hint = (f"{name} was standardised with its OWN mean and std. Use the training statistics for every split: "
                     "validation and test data stand for unseen examples, so their statistics must not leak into "
                     "the preprocessing.")
-        elif torch.allclose(got, _standardise(X, everything.mean(0), everything.std(0)), rtol=1e-4, atol=1e-6):
+        elif any(_close(got, _standardise(X, everything.mean(0), everything.std(0, correction=k)), tol)
+                 for k in (0, 1)):
             hint = ("The statistics were computed on train, validation and test together; use X_train's only, or "
                     "validation statistics leak into the model.")
-        elif torch.allclose(got, X - X_train.mean(0), rtol=1e-6, atol=1e-8):
+        elif _close(got, X - X_train.mean(0), tol):
             hint = "The mean is subtracted but nothing is divided by the standard deviation."
-        elif torch.allclose(got, (X - X_train.mean()) / X_train.std(), rtol=1e-6, atol=1e-8):
+        elif _close(got, (X - X_train.mean()) / X_train.std(), tol):
             hint = "One mean and std for the whole matrix; standardise every feature (column): dim=0."
         expected = _standardise(X, *candidates[0])
-        compare.tensor(got, expected, what=what, name=f"the normalised {name}", rtol=1e-6, atol=1e-8,
+        compare.tensor(got, expected, what=what, name=f"the normalised {name}", rtol=tol,
+                       atol=tol * float(expected.abs().max()),
                        hint=hint or "Expected (X - X_train.mean(dim=0)) / (X_train.std(dim=0) + eps).")
 
 
@@ -132,7 +152,7 @@ def _hinge_parts(scores, labels, W):
     return torch.clamp(1 - labels * scores, min=0), float((W * W).sum())
 
 
-def _hinge_hint(value: float, scores, labels, W, lam: float) -> str:
+def _hinge_hint(value: float, scores, labels, W, lam: float, rtol: float) -> str:
     m, R = _hinge_parts(scores, labels, W)
     data = float(m.mean())
     N = scores.shape[0]
@@ -148,7 +168,7 @@ def _hinge_hint(value: float, scores, labels, W, lam: float) -> str:
         ((float(m.sum()) + lam * R) / N, "The penalty is divided by N too; only the hinge terms are averaged."),
     ]
     for v, text in variants:
-        if abs(value - v) <= 1e-7 * max(1.0, abs(v)):
+        if abs(value - v) <= rtol * max(1.0, abs(v)):
             return text
     return ""
 
@@ -186,9 +206,10 @@ def bs_hinge_values(ctx):
             if out.dtype != dtype:
                 raise CheckFailed(f"{what} returned dtype {out.dtype}; keep the scores' dtype ({dtype}).")
             expected = float(ref.hinge_loss(scores, labels, W, lam))
-            rtol = 1e-9 if dtype == torch.float64 else 1e-5
-            compare.close(value, expected, what=what, name="the loss", rtol=rtol, atol=1e-9,
-                          hint=_hinge_hint(value, scores.double(), labels.double(), W.double(), lam))
+            # a mean of N hinge terms and a sum of D squares, rounded in the inputs' dtype (here and in the reference)
+            rtol = compare.rtol(dtype, terms=2 * (N + D + 2))
+            compare.close(value, expected, what=what, name="the loss", rtol=rtol, atol=rtol * max(1.0, abs(expected)),
+                          hint=_hinge_hint(value, scores.double(), labels.double(), W.double(), lam, rtol))
 
 
 @check("hinge_loss: autograd gradients w.r.t. scores and W match central differences", depends=("bs_hinge_values",),
@@ -210,6 +231,11 @@ def bs_hinge_gradients(ctx):
                           "Build the loss from torch operations on scores and W (no .item(), .detach(), numpy or "
                           "torch.tensor(...) on intermediate values).")
     h = 1e-6
+    N, D = scores.shape[0], W.shape[0]
+    # central differences of a loss rounded to (N + D) * eps of its size, divided by 2h (the hinge is
+    # piecewise linear away from its kinks and the penalty quadratic: no truncation error)
+    rtol = compare.rtol(torch.float64, terms=N + D)
+    atol = rtol * max(1.0, float(ref.hinge_loss(scores, labels, W, lam))) / h
     for idx, (name, t) in enumerate((("scores", scores), ("W", W))):
         numeric = torch.zeros_like(t)
         for i in range(t.numel()):
@@ -220,8 +246,8 @@ def bs_hinge_gradients(ctx):
             args[pos][i] -= 2 * h
             lm = float(ref.hinge_loss(*args))
             numeric[i] = (lp - lm) / (2 * h)
-        compare.tensor(grads[idx], numeric, what=what + " (autograd)", name=f"d loss / d {name}", rtol=1e-5,
-                       atol=1e-8, hint="The values match, so the graph is cut or bent somewhere (a detach, an "
+        compare.tensor(grads[idx], numeric, what=what + " (autograd)", name=f"d loss / d {name}", rtol=rtol,
+                       atol=atol, hint="The values match, so the graph is cut or bent somewhere (a detach, an "
                                        "in-place write, a mask built without torch.clamp / torch.where).")
 
 
@@ -267,6 +293,7 @@ def bs_binary_training_steps(ctx):
     what = f"train_binary_svm(X, labels, lam=0.05, learning_rate=0.2, num_epochs=3, batch_size={N}) on N={N}"
     W, b, history = compare.unpack(out, 3, what, ("W", "b", "loss_history"))
     W_exp, b_exp, hist_exp = ctx.reference.train_binary_svm(X, labels, **hyper)
+    tol = sgd_tolerance(N, D, hyper["num_epochs"])
     variants = [
         (_svm_gd(X, labels, 0.05, 0.2, 3, scale=N), "The steps are N times too large: average the hinge terms."),
         (_svm_gd(X, labels, 0.05, 0.2, 3, accumulate=True), "Gradients accumulate across steps: reset W.grad and "
@@ -279,22 +306,23 @@ def bs_binary_training_steps(ctx):
     hint = ""
     if isinstance(W, torch.Tensor) and W.shape == W_exp.shape:
         for (Wv, bv), text in variants:
-            if torch.allclose(W.double(), Wv, rtol=1e-6, atol=1e-9):
+            if _close(W, Wv, tol):
                 hint = text
                 break
         if not hint and torch.allclose(W.double(), torch.zeros_like(W_exp)):
             hint = "W never changes: update it under torch.no_grad() with W -= learning_rate * W.grad."
-    compare.tensor(W, W_exp, what=what, name="W", rtol=1e-6, atol=1e-9, hint=hint)
+    scale = float(torch.cat([W_exp.reshape(-1), b_exp.reshape(-1)]).abs().max())
+    compare.tensor(W, W_exp, what=what, name="W", rtol=tol, atol=tol * scale, hint=hint)
     if isinstance(b, torch.Tensor) and b.numel() == 1:
         b = b.reshape(())
-    compare.tensor(b, b_exp, what=what, name="b", rtol=1e-6, atol=1e-9,
+    compare.tensor(b, b_exp, what=what, name="b", rtol=tol, atol=tol * scale,
                    hint="W matches, so look at the bias update (b -= learning_rate * b.grad).")
     if not isinstance(history, (list, tuple)) or len(history) != 3:
         raise CheckFailed(f"{what}: loss_history should hold 3 values (one per minibatch), got "
                           f"{compare.describe(history)}.")
     for i, (got, exp) in enumerate(zip(history, hist_exp)):
         got = compare.scalar(got, f"{what}: loss_history[{i}]")
-        if abs(got - exp) > 1e-6 * max(1.0, abs(exp)):
+        if abs(got - exp) > tol * max(1.0, abs(exp)):
             raise CheckFailed(f"{what}: loss_history[{i}] is {got:.6g}, expected the loss before that update, "
                               f"{exp:.6g}.")
     what = f"train_binary_svm(X, labels, num_epochs=2, batch_size=8) on N={N}"
@@ -319,15 +347,17 @@ def bs_one_vs_all_training(ctx):
     what = f"train_one_vs_all(X, y, num_classes={C}, lam=0.01, learning_rate=0.3, num_epochs=2, batch_size={N})"
     W, b = compare.unpack(out, 2, what, ("W", "b"))
     W_exp, b_exp = ctx.reference.train_one_vs_all(X, y, C, **hyper)
+    tol = sgd_tolerance(N, D, hyper["num_epochs"])
+    scale = float(torch.cat([W_exp.reshape(-1), b_exp.reshape(-1)]).abs().max())
     hint = ""
     if isinstance(W, torch.Tensor) and W.shape == W_exp.shape:
         cols = [_svm_gd(X, (y == c).double(), 0.01, 0.3, 2)[0] for c in range(C)]
-        if torch.allclose(W.double(), torch.stack(cols, dim=1), rtol=1e-6, atol=1e-9):
+        if _close(W, torch.stack(cols, dim=1), tol):
             hint = ("The SVMs were trained with labels in {0, 1}; use to_pm1_labels(y, c): the negatives need -1.")
-        elif torch.allclose(W.double(), -W_exp, rtol=1e-6, atol=1e-9):
+        elif _close(W, -W_exp, tol):
             hint = "Column c has the labels the wrong way round: class c must be +1."
-    compare.tensor(W, W_exp, what=what, name="W", rtol=1e-6, atol=1e-9, hint=hint)
-    compare.tensor(b, b_exp, what=what, name="b", rtol=1e-6, atol=1e-9)
+    compare.tensor(W, W_exp, what=what, name="W", rtol=tol, atol=tol * scale, hint=hint)
+    compare.tensor(b, b_exp, what=what, name="b", rtol=tol, atol=tol * scale)
 
 
 @check("predict_one_vs_all and per_class_accuracy: argmax of the scores; accuracy of each class", timeout=60)
@@ -378,23 +408,28 @@ def _ce_case(ctx, s, logits: torch.Tensor, labels: torch.Tensor, what: str) -> N
     if not isinstance(out, torch.Tensor):
         raise CheckFailed(f"{what} must return a 0-dimensional tensor, got {compare.describe(out)}.")
     value = compare.scalar(out, what)
-    rtol = 1e-9 if logits.dtype == torch.float64 else 1e-5
+    N, C = logits.shape
+    # a max-shifted log-sum-exp over C logits per row and a mean over N rows, in the logits' dtype (the
+    # shift itself is exact: the row's maximum and the logits near it are the same floating-point numbers)
+    rtol = compare.rtol(logits.dtype, terms=N + 2 * C + 2)
     if not math.isfinite(value):
         raise CheckFailed(f"{what} is {value}. exp() of a large logit overflows (or log() of an underflowed "
                           "probability is -inf): subtract each row's maximum before exponentiating and compute "
                           "log-softmax as shifted - log(sum(exp(shifted))).")
     hint = ""
     exp_v = float(expected.detach())
-    if abs(value - exp_v * logits.shape[0]) <= 1e-6 * abs(exp_v * logits.shape[0]):
+    if abs(value - exp_v * N) <= rtol * abs(exp_v * N):
         hint = "The loss is summed over the examples; average it."
-    compare.close(value, exp_v, what=what, name="the loss", rtol=rtol, atol=1e-9,
+    compare.close(value, exp_v, what=what, name="the loss", rtol=rtol, atol=rtol * max(1.0, abs(exp_v)),
                   hint=hint or "Compared with torch.nn.CrossEntropyLoss() on the same inputs.")
     grads = reply.get("grads")
     if not grads or grads[0] is None:
         raise CheckFailed(f"{what}: autograd gives no gradient w.r.t. the logits "
                           f"({reply.get('grad_problem', 'None')}).")
-    compare.tensor(grads[0], grad_expected, what=what + " (autograd)", name="d loss / d logits", rtol=rtol * 10,
-                   atol=1e-7 if logits.dtype == torch.float32 else 1e-12,
+    # each entry is (softmax - one_hot) / N: probabilities of size <= 1, divided by N
+    g_tol = compare.rtol(logits.dtype, terms=2 * C + 4)
+    compare.tensor(grads[0], grad_expected, what=what + " (autograd)", name="d loss / d logits", rtol=g_tol,
+                   atol=g_tol / N,
                    hint="The gradient should be (softmax(logits) - one_hot(labels)) / N.")
 
 
@@ -469,22 +504,24 @@ def bs_softmax_training_steps(ctx):
     W, b, history = compare.unpack(out, 3, what, ("W", "b", "loss_history"))
     ref = ctx.reference
     W_exp, b_exp, hist_exp = ref.train_softmax_regression(X, y, C, **hyper)
+    tol = sgd_tolerance(N, D + 2 * C, hyper["num_epochs"])
+    scale = float(torch.cat([W_exp.reshape(-1), b_exp.reshape(-1)]).abs().max())
     hint = ""
     if isinstance(W, torch.Tensor) and W.shape == W_exp.shape:
         W_nolam, _, _ = ref.train_softmax_regression(X, y, C, **dict(hyper, lam=0.0))
         W_one, _, _ = ref.train_softmax_regression(X, y, C, **dict(hyper, num_epochs=1))
-        if torch.allclose(W.double(), W_nolam, rtol=1e-6, atol=1e-9):
+        if _close(W, W_nolam, tol):
             hint = "The penalty lam * sum(W * W) is missing from the training loss."
-        elif torch.allclose(W.double(), W_one, rtol=1e-6, atol=1e-9):
+        elif _close(W, W_one, tol):
             hint = "Only one step was taken: loop over num_epochs."
-    compare.tensor(W, W_exp, what=what, name="W", rtol=1e-6, atol=1e-9,
+    compare.tensor(W, W_exp, what=what, name="W", rtol=tol, atol=tol * scale,
                    hint=hint or "Zeros to start; each step W -= learning_rate * W.grad, then reset the gradients.")
-    compare.tensor(b, b_exp, what=what, name="b", rtol=1e-6, atol=1e-9)
+    compare.tensor(b, b_exp, what=what, name="b", rtol=tol, atol=tol * scale)
     if not isinstance(history, (list, tuple)) or len(history) != 3:
         raise CheckFailed(f"{what}: loss_history should hold 3 values, got {compare.describe(history)}.")
     for i, (got, exp) in enumerate(zip(history, hist_exp)):
         got = compare.scalar(got, f"{what}: loss_history[{i}]")
-        if abs(got - exp) > 1e-6 * max(1.0, abs(exp)):
+        if abs(got - exp) > tol * max(1.0, abs(exp)):
             raise CheckFailed(f"{what}: loss_history[{i}] is {got:.6g}, expected {exp:.6g} (the full loss, penalty "
                               "included, before that update).")
 
