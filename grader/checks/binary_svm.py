@@ -293,7 +293,7 @@ def bs_binary_training_steps(ctx):
     what = f"train_binary_svm(X, labels, lam=0.05, learning_rate=0.2, num_epochs=3, batch_size={N}) on N={N}"
     W, b, history = compare.unpack(out, 3, what, ("W", "b", "loss_history"))
     W_exp, b_exp, hist_exp = ctx.reference.train_binary_svm(X, labels, **hyper)
-    tol = sgd_tolerance(N, D, hyper["num_epochs"])
+    tol = sgd_tolerance(N, D, int(hyper["num_epochs"]))
     variants = [
         (_svm_gd(X, labels, 0.05, 0.2, 3, scale=N), "The steps are N times too large: average the hinge terms."),
         (_svm_gd(X, labels, 0.05, 0.2, 3, accumulate=True), "Gradients accumulate across steps: reset W.grad and "
@@ -347,7 +347,7 @@ def bs_one_vs_all_training(ctx):
     what = f"train_one_vs_all(X, y, num_classes={C}, lam=0.01, learning_rate=0.3, num_epochs=2, batch_size={N})"
     W, b = compare.unpack(out, 2, what, ("W", "b"))
     W_exp, b_exp = ctx.reference.train_one_vs_all(X, y, C, **hyper)
-    tol = sgd_tolerance(N, D, hyper["num_epochs"])
+    tol = sgd_tolerance(N, D, int(hyper["num_epochs"]))
     scale = float(torch.cat([W_exp.reshape(-1), b_exp.reshape(-1)]).abs().max())
     hint = ""
     if isinstance(W, torch.Tensor) and W.shape == W_exp.shape:
@@ -504,7 +504,7 @@ def bs_softmax_training_steps(ctx):
     W, b, history = compare.unpack(out, 3, what, ("W", "b", "loss_history"))
     ref = ctx.reference
     W_exp, b_exp, hist_exp = ref.train_softmax_regression(X, y, C, **hyper)
-    tol = sgd_tolerance(N, D + 2 * C, hyper["num_epochs"])
+    tol = sgd_tolerance(N, D + 2 * C, int(hyper["num_epochs"]))
     scale = float(torch.cat([W_exp.reshape(-1), b_exp.reshape(-1)]).abs().max())
     hint = ""
     if isinstance(W, torch.Tensor) and W.shape == W_exp.shape:

@@ -66,11 +66,13 @@ def _source(ctx) -> static.Module:
 # ----------------------------------------------------------------------------- losses vs reference
 
 
-def _diagnosis(kind: str, loss: float, dW, ref, W, X, y, reg) -> str:
+def _diagnosis(kind: str, loss: float, dW, ref, W, X, y, reg, tol: float) -> str:
     """Name the likely bug by matching the student's output against known wrong variants.
 
     Only what is wrong gets a hint, and a variant that coincides with the right answer on these
-    inputs (e.g. anything about the regulariser when reg = 0) is never offered.
+    inputs (e.g. anything about the regulariser when reg = 0) is never offered. ``tol`` is the
+    comparison's own tolerance: a variant matches when the output is as close to it as a right
+    answer would be to the reference.
     """
     N = X.shape[0]
     R = float((W * W).sum())
@@ -114,7 +116,10 @@ def _diagnosis(kind: str, loss: float, dW, ref, W, X, y, reg) -> str:
                            "dW does not subtract 1 at the correct class: column y_i gets (p_{y_i} - 1) * x_i."))
 
     def near(a: float, b: float) -> bool:
-        return abs(a - b) <= 1e-7 * max(1.0, abs(a), abs(b))
+        return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+
+    def close(a: torch.Tensor, b: torch.Tensor) -> bool:
+        return torch.allclose(a, b, rtol=tol, atol=tol * float(ref_dW.abs().max()))
 
     msgs = []
     if not near(loss, ref_loss):
@@ -124,10 +129,9 @@ def _diagnosis(kind: str, loss: float, dW, ref, W, X, y, reg) -> str:
                 break
     if isinstance(dW, torch.Tensor) and tuple(dW.shape) == tuple(W.shape):
         got = dW.detach().double().cpu()
-        if not torch.allclose(got, ref_dW.double(), rtol=1e-6, atol=1e-10):
+        if not close(got, ref_dW.double()):
             for value, text in grad_hints:
-                if (not torch.allclose(value.double(), ref_dW.double(), rtol=1e-6, atol=1e-10)
-                        and torch.allclose(got, value.double(), rtol=1e-6, atol=1e-12)):
+                if not close(value.double(), ref_dW.double()) and close(got, value.double()):
                     msgs.append(text)
                     break
     return " ".join(msgs)
@@ -151,8 +155,8 @@ def _match_reference(ctx, func: str, kind: str, reg: float) -> None:
                                       f"and never assign into {' or '.join(written)}.")
             loss, dW = results[0]
             where = f"{func}(W, X, y, reg={reg}) with N={N}, D={D}, C={C}"
-            hint = _diagnosis(kind, loss, dW, ref, W, X, y, reg)
             tol = compare.rtol(W.dtype, *dtypes, terms=loss_terms(N, D, C))
+            hint = _diagnosis(kind, loss, dW, ref, W, X, y, reg, tol)
             compare.close(loss, ref_loss, what=where, name="the loss", rtol=tol, atol=tol, hint=hint)
             scale = float(ref_dW.abs().max())
             compare.tensor(dW, ref_dW, what=where, name="dW", rtol=tol, atol=tol * scale,
@@ -311,7 +315,8 @@ def softmax_stability(ctx):
             loss, _, _ = call_loss(s, func, W_low, X, low, 0.0, timeout=ctx.timeout(30))
         except (CheckFailed, StudentCodeError):
             return
-        if not math.isfinite(loss) or abs(loss - expected) > 1e-6 * abs(expected):
+        tol = compare.rtol(W.dtype, terms=loss_terms(N, D, C), magnitude=gap)
+        if not math.isfinite(loss) or abs(loss - expected) > tol * abs(expected):
             got, exp = compare.digits(loss, expected)
             ctx.note(f"Note (no points): when the correct class scores {gap:g} below the row's maximum, {func}() "
                      f"returns a loss of {got} (exact: {exp}). That is the log of a probability that underflowed "
@@ -746,17 +751,20 @@ def train_update_rule(ctx):
         if c["X_shape"] != (batch, D) or c["y_shape"] != (batch,):
             raise CheckFailed(f"{what}: loss_func received a batch of shape {c['X_shape']} / {c['y_shape']}, "
                               f"expected ({batch}, {D}) / ({batch},). Sample a minibatch of batch_size rows.")
-        if abs(c["reg"] - reg) > 1e-12:
+        if abs(c["reg"] - reg) > compare.rtol(torch.float64) * reg:
             raise CheckFailed(f"{what}: loss_func received reg={c['reg']}, expected {reg}. Pass reg through.")
     expected_W = W0 - lr * g * sum(range(1, iters + 1))
     hint = "Each step must be W -= learning_rate * grad, once per iteration."
     ascent = W0 + lr * g * sum(range(1, iters + 1))
-    if isinstance(W, torch.Tensor) and W.shape == W0.shape and torch.allclose(W.double(), ascent, rtol=1e-9,
-                                                                              atol=1e-12):
+    # iters updates of W, each a product and a subtraction in float64
+    tol = compare.rtol(torch.float64, terms=2 * iters)
+    atol = tol * float(torch.cat([W0.abs().reshape(-1), expected_W.abs().reshape(-1)]).max())
+    if isinstance(W, torch.Tensor) and W.shape == W0.shape and torch.allclose(W.double(), ascent, rtol=tol,
+                                                                              atol=atol):
         hint = ("W moved along the gradient instead of against it (wrong sign): gradient descent is "
                 "W -= learning_rate * grad.")
     compare.tensor(W, expected_W, what=what + " with a loss whose gradients are known", name="the final W",
-                   rtol=1e-9, atol=1e-12, hint=hint)
+                   rtol=tol, atol=atol, hint=hint)
     if not isinstance(history, (list, tuple)) or len(history) != iters:
         raise CheckFailed(f"{what}: loss_history must be a list of {iters} losses (one per iteration), got "
                           f"{compare.describe(history)}.")
@@ -869,6 +877,9 @@ def classifier_objects(ctx):
     y = torch.randint(0, 3, (64,), generator=gen)
     W_probe = torch.randn(11, 3, generator=gen, dtype=torch.float64) * 0.1
     reg = 0.05
+    # the object's loss and the student's own function on the same batch: the same computation, up to
+    # the rounding of the loss itself
+    tol = compare.rtol(torch.float64, terms=loss_terms(X.shape[0], X.shape[1], W_probe.shape[1]))
     losses = {"LinearSVM": ("svm_loss_vectorized", "softmax_loss_vectorized"),
               "Softmax": ("softmax_loss_vectorized", "svm_loss_vectorized")}
 
@@ -886,13 +897,14 @@ def classifier_objects(ctx):
         other = out["own"][wrong]
         if isinstance(other, (tuple, list)) and len(other) == 2 and isinstance(other[0], torch.Tensor):
             other_loss = float(other[0].detach().double().reshape(-1)[0])
-            if (abs(got_loss - other_loss) <= 1e-9 * max(1.0, abs(other_loss))
-                    and abs(exp_loss - other_loss) > 1e-6 * max(1.0, abs(exp_loss))):
+            if (abs(got_loss - other_loss) <= tol * max(1.0, abs(other_loss))
+                    and abs(exp_loss - other_loss) > tol * max(1.0, abs(exp_loss))):
                 raise CheckFailed(f"{what} returns the {wrong.split('_')[0]} loss; {name}.loss must call "
                                   f"{right}.")
-        compare.close(got_loss, exp_loss, what=what, name="the loss", rtol=1e-9, atol=1e-12,
+        compare.close(got_loss, exp_loss, what=what, name="the loss", rtol=tol, atol=tol,
                       hint=f"{name}.loss must return {right}(W, X_batch, y_batch, reg).")
-        compare.tensor(got_dW, exp_dW, what=what, name="dW", rtol=1e-9, atol=1e-12,
+        compare.tensor(got_dW, exp_dW, what=what, name="dW", rtol=tol,
+                       atol=tol * float(compare.structure(exp_dW, W_probe, what=f"{right}()", name="dW").abs().max()),
                        hint=f"{name}.loss must return {right}(W, X_batch, y_batch, reg).")
         what = f"{name}: train, predict, save and load"
         if not isinstance(out["history"], (list, tuple)) or len(out["history"]) != 5:
