@@ -53,6 +53,10 @@ import hashlib
 from grader.layout import ROOT, solutions_dir
 DEFAULT_TIMEOUT_S = 15 * 60
 _TIMEOUT_ENV = "GRADER_GRADE_ALL_TIMEOUT"
+# resident memory of one grading (its process and every process it started, the sandbox's included);
+# one grading of the reference peaks near 1 GB in all (BENCHMARKS.md)
+DEFAULT_MEMORY_MB = 4096
+_MEMORY_ENV = "GRADER_GRADE_ALL_MEMORY_MB"
 _MAX_ZIP_BYTES = 500 * 1024 * 1024
 _IGNORED = {"__MACOSX", "__pycache__"}
 
@@ -215,6 +219,42 @@ def _earlier_outcome(sub: Submission, out_dir: Path, version: str) -> "Outcome |
     return Outcome(sub.name, data["score"], data["max_score"], GRADED, float(data["seconds"]), "resumed")
 
 
+def _tree_rss_mb(pid: int) -> float | None:
+    """Resident memory of ``pid`` and all its descendants, in MB, from /proc; None without /proc."""
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return None
+    parent: dict[int, int] = {}
+    for e in entries:
+        try:
+            with open(f"/proc/{e}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            parent[int(e)] = int(fields[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        p = frontier.pop()
+        for child, ppid in parent.items():
+            if ppid == p and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    pages = 0
+    for p in tree:
+        try:
+            with open(f"/proc/{p}/statm") as f:
+                pages += int(f.read().split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _memory_mb(args) -> float:
+    value = getattr(args, "memory_mb", None) or os.environ.get(_MEMORY_ENV)
+    return float(value) if value else float(DEFAULT_MEMORY_MB)
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -263,15 +303,27 @@ def grade_one(sub: Submission, out_dir: Path, args, timeout: float) -> Outcome:
                 )
             except OSError as exc:
                 return Outcome(sub.name, None, None, GRADER_ERROR, time.monotonic() - start, str(exc))
-            try:
-                code = proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _kill_group(proc)
-                proc.wait()
-                code = None
-                detail = f"timed out after {timeout:g} s"
-            else:
-                _kill_group(proc)  # leftovers of the sandbox, if any
+            limit_mb = _memory_mb(args)
+            code = None
+            while True:  # wait, watching the time and the memory of the grading's whole process tree
+                try:
+                    code = proc.wait(timeout=0.5)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                if time.monotonic() - start > timeout:
+                    detail = f"timed out after {timeout:g} s"
+                else:
+                    rss = _tree_rss_mb(proc.pid)
+                    if rss is not None and rss > limit_mb:
+                        detail = (f"used {rss:.0f} MB of memory, more than the {limit_mb:g} MB allowed per grading "
+                                  f"(--memory-mb or ${_MEMORY_ENV})")
+                if detail:
+                    _kill_group(proc)
+                    proc.wait()
+                    code = None
+                    break
+            _kill_group(proc)  # leftovers of the sandbox, if any
     seconds = time.monotonic() - start
     if code is not None and code < 0:
         detail = f"killed by signal {-code}"

@@ -50,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--check", action="append", dest="checks", help="run only this check id (repeatable)")
     a.add_argument("--data-root", type=Path)
     a.add_argument("--device", choices=DEVICES, default="auto", help="passed to each grading (see grade --device)")
+    a.add_argument("--memory-mb", type=float, default=None,
+                   help="resident memory one grading may use, its sandbox included (default 4096)")
     a.add_argument("--resume", action="store_true",
                    help="skip submissions already graded by this grader version (after a crash or a kill)")
     a.add_argument("--merge", action="store_true",

@@ -28,6 +28,9 @@ FAKE_GRADER = textwrap.dedent('''\
         # a grandchild too: the whole process group must go on timeout
         subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
         time.sleep(120)
+    if (sub / "hog").exists():  # memory actually touched, and held
+        hog = b"x" * (400 * 2**20)
+        time.sleep(60)
     if (sub / "crash").exists():
         print("grader crashed", file=sys.stderr)
         sys.exit(3)
@@ -409,3 +412,18 @@ def test_the_html_report_shows_its_charts_in_a_real_browser(graded_export, tmp_p
 
     assert count((0x3B, 0x6E, 0xA8)) > 2000, "the score histogram is not on the page"
     assert count((0x4A, 0x9A, 0x5B)) > 2000 and count((0xC0, 0x50, 0x4D)) > 2000, "the outcome bars are missing"
+
+
+def test_a_grading_that_uses_too_much_memory_is_stopped_and_the_others_go_on(tmp_path, fake_grader, monkeypatch):
+    monkeypatch.setenv("GRADER_GRADE_ALL_TIMEOUT", "30")
+    export = tmp_path / "export"
+    _folder(export, "alice", {"linear_classifier.py": "x = 1\n"})
+    _folder(export, "hog", {"hog": ""})
+    output = tmp_path / "regrade"
+    start = time.monotonic()
+    code = cli.main(["grade-all", str(export), "--output", str(output), "--jobs", "2", "--memory-mb", "200"])
+    assert code == 1 and time.monotonic() - start < 25
+    rows = _rows(output)
+    assert rows["alice"]["status"] == "graded"
+    assert rows["hog"]["status"] == "grader error"
+    assert "more than the 200 MB allowed per grading" in (output / "hog" / "grader.log").read_text()
