@@ -58,7 +58,9 @@ def _listing(root: Path) -> list[Path]:
         except OSError:
             continue
         for e in entries:
-            if e.name in ("__MACOSX", ".git", "__pycache__", ".ipynb_checkpoints"):
+            if e.name in ("__MACOSX", ".git", "__pycache__", ".ipynb_checkpoints", ".venv", "venv", "site-packages"):
+                continue
+            if e.name == "grader" and (e / "public_checks").is_dir():  # the checker itself (a student's bundle)
                 continue
             out.append(e)
             if e.is_dir() and not e.is_symlink() and len(e.relative_to(root).parts) < 4:

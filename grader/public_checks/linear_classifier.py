@@ -398,8 +398,8 @@ def load_saved_W(ctx, artifact: str) -> torch.Tensor:
     return W
 
 
-@check("Saved models svm_best_model.pt and softmax_best_model.pt: submitted and loadable (no points; "
-       "the autograder scores their accuracy)", public=True, timeout=30)
+@check("Saved models svm_best_model.pt, softmax_best_model.pt: submitted, loadable (0 points here)", public=True,
+       timeout=30)
 @weight(0)
 @number("1.0.7")
 def public_saved_models(ctx):
