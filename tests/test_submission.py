@@ -45,6 +45,19 @@ def test_exact_name_is_copied(tmp_path):
     assert sorted(p.name for p in pf.code_dir.iterdir()) == ["linear_classifier.py"]  # nothing else copied
 
 
+def test_the_checkers_own_files_and_virtual_environments_are_never_the_students(tmp_path):
+    """A student's bundle holds the checker (grader/public_checks/linear_classifier.py) and often a
+    .venv: neither is taken for the student's file, and no note mentions them."""
+    files = {"linear_classifier.py": "X = 1\n",
+             "grader/public_checks/linear_classifier.py": "X = 2\n", "grader/__init__.py": "",
+             ".venv/lib/site-packages/linear_classifier.py": "X = 3\n"}
+    pf, module = intake(tmp_path, files)
+    assert pf.module_ok and pf.notes == [] and module.read_text() == "X = 1\n"
+    del files["linear_classifier.py"]
+    pf, _ = intake(tmp_path, files, folder="only-the-checker")
+    assert not pf.module_ok and "linear_classifier.py" in pf.problem
+
+
 @pytest.mark.parametrize("found", ["Linear_Classifier.py", "linear_classifier (1).py"])
 def test_near_names_are_used_with_a_note(tmp_path, found):
     pf, module = intake(tmp_path, {found: "X = 2\n"})
