@@ -362,10 +362,13 @@ def test_rewritten_probes_over_the_untouched_stub_earn_nothing(box, no_reach_gat
     rule off, values forged in the child pass the comparisons (they are torch's); with it on, nothing."""
     checks = ["nn_sigmoid_vs_torch", "nn_tanh_vs_torch", "nn_relu_vs_torch", "nn_activations_static",
               "nn_count_parameters"]
-    g = grade_attack(box, attack("rewrite-probes-over-stub"), checks)
-    assert g.outcomes()["nn_sigmoid_vs_torch"] == "passed"  # the forgery works without the rule...
+    # each activation check makes 6 calls: time limits of a real grading, not the fixtures' 4 s
+    limits = dataclasses.replace(FAST, call_timeout=60.0, call_timeout_cap=None)
+    g = grade_attack(box, attack("rewrite-probes-over-stub"), checks, limits=limits)
+    # the forgery works without the rule...
+    assert g.outcomes()["nn_sigmoid_vs_torch"] == "passed", g.output("nn_sigmoid_vs_torch")
     monkeypatch.undo()
-    g = grade_attack(box, attack("rewrite-probes-over-stub"), checks)
+    g = grade_attack(box, attack("rewrite-probes-over-stub"), checks, limits=limits)
     reason = ["reaches into the grader's own process", "imports grader.probes (line"]
     expect(g, failed={c: reason for c in checks if c != "nn_activations_static"},
            skipped={"nn_activations_static": ["fix", "first"]})
