@@ -362,8 +362,8 @@ def test_rewritten_probes_over_the_untouched_stub_earn_nothing(box, no_reach_gat
     rule off, values forged in the child pass the comparisons (they are torch's); with it on, nothing."""
     checks = ["nn_sigmoid_vs_torch", "nn_tanh_vs_torch", "nn_relu_vs_torch", "nn_activations_static",
               "nn_count_parameters"]
-    # each activation check makes 6 calls: time limits of a real grading, not the fixtures' 4 s
-    limits = dataclasses.replace(FAST, call_timeout=60.0, call_timeout_cap=None)
+    # the fixture imports every probe module and each check makes 6 calls: a real grading's time limits
+    limits = dataclasses.replace(FAST, import_timeout=60.0, call_timeout=60.0, call_timeout_cap=None)
     g = grade_attack(box, attack("rewrite-probes-over-stub"), checks, limits=limits)
     # the forgery works without the rule...
     assert g.outcomes()["nn_sigmoid_vs_torch"] == "passed", g.output("nn_sigmoid_vs_torch")
