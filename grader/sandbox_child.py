@@ -306,10 +306,12 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
 def _private_tmp(request: dict) -> bool:
     """In the child's own mount namespace, replace /tmp, /var/tmp, /dev/shm and the work
     folder by one small tmpfs: what the student writes is bounded in total, invisible to
-    other sessions, and gone when the session ends. The code folder stays reachable.
+    other sessions, and gone when the session ends. The code folder stays reachable, and so
+    do the interpreter and the grader where they live under /tmp (a checkout there): each such
+    folder is bound back at its own path, with its own permissions.
 
-    Skipped (False) when the interpreter or the grader itself lives in one of those
-    places, or when the kernel refuses; the session then runs with the shared folders.
+    Skipped (False) when the interpreter or the grader lives under /var/tmp or /dev/shm, or
+    when the kernel refuses; the session then runs with the shared folders.
     """
     import torch
 
@@ -320,13 +322,18 @@ def _private_tmp(request: dict) -> bool:
               os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
     needed += [p for p in sys.path if p and os.path.isabs(p) and not p.startswith(scratch)]
     if any(os.path.realpath(p) == d or os.path.realpath(p).startswith(d + "/")
-           for p in needed for d in SHARED_WRITABLE):
+           for p in needed for d in SHARED_WRITABLE[1:]):
         return False
     if os.path.dirname(workdir) != scratch:
         return False
+    # the top folders under /tmp to bind back: the sandbox's scratch, and whatever holds the interpreter
+    keep_paths = {os.path.join("/tmp", os.path.realpath(p)[len("/tmp/"):].split("/", 1)[0])
+                  for p in needed + [scratch] if os.path.realpath(p).startswith("/tmp/")}
+    if any(path == "/tmp/" or not os.path.isdir(path) for path in keep_paths):
+        return False
     try:
         _mount("none", "/", None, MS_REC | MS_PRIVATE)  # nothing below propagates to the host
-        keep = os.open(scratch, O_PATH) if scratch.startswith("/tmp/") else None
+        kept = {path: os.open(path, O_PATH) for path in sorted(keep_paths)}
         _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(request['tmp_bytes'])},mode=1777")
         for folder in SHARED_WRITABLE[1:]:
             if os.path.isdir(folder):
@@ -334,10 +341,10 @@ def _private_tmp(request: dict) -> bool:
                 os.mkdir(inner)
                 os.chmod(inner, 0o1777)
                 _mount(inner, folder, None, MS_BIND)
-        if keep is not None:
-            os.makedirs(scratch, mode=0o711)
-            _mount(f"/proc/self/fd/{keep}", scratch, None, MS_BIND | MS_REC)
-            os.close(keep)
+        for path, fd in kept.items():
+            os.makedirs(path, mode=0o711)
+            _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+            os.close(fd)
         work = "/tmp/.sandbox-work"
         os.mkdir(work, 0o700)
         if request.get("uid") is not None:
