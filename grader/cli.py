@@ -4,8 +4,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
-from grader.layout import DEVICES  # choices of --device (grader.runner.grading_device)
+from grader.layout import DEVICES, PACKAGE, solutions_dir  # DEVICES: choices of --device
+
+
+def _ships(module: str) -> bool:
+    """Whether this copy of the grader has ``grader/<module>.py`` (a student's bundle has no instructor
+    tools: its --help lists only what works there)."""
+    return (PACKAGE / f"{module}.py").is_file()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,20 +35,31 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--part", action="append", help="check only this part: its number (1-4) or name (repeatable)")
     c.add_argument("--data-root", type=Path)
 
-    d = sub.add_parser("demo", help="grade the bundled reference solution and print the result")
-    d.add_argument("--results", type=Path, default=Path("results.json"))
-    d.add_argument("--stubs", action="store_true", help="grade the untouched student stubs instead")
-    d.add_argument("--data-root", type=Path)
+    if solutions_dir().is_dir():  # the reference is here: an instructor's checkout
+        d = sub.add_parser("demo", help="grade the bundled reference solution and print the result")
+        d.add_argument("--results", type=Path, default=Path("results.json"))
+        d.add_argument("--stubs", action="store_true", help="grade the untouched student stubs instead")
+        d.add_argument("--data-root", type=Path)
 
-    r = sub.add_parser("release", help="generate assignment/ from solutions/")
-    r.add_argument("--check", action="store_true", help="fail if assignment/ differs from what would be generated")
+    if _ships("release"):
+        r = sub.add_parser("release", help="generate assignment/ from solutions/")
+        r.add_argument("--check", action="store_true", help="fail if assignment/ differs from what would be generated")
 
-    b = sub.add_parser("build-autograder", help="build the Gradescope autograder zip")
-    b.add_argument("--output", type=Path, default=Path("dist/autograder.zip"))
+    if _ships("package"):
+        b = sub.add_parser("build-autograder", help="build the Gradescope autograder zip")
+        b.add_argument("--output", type=Path, default=Path("dist/autograder.zip"))
+        s = sub.add_parser("build-student-bundle", help="build the zip students receive")
+        s.add_argument("--output", type=Path, default=Path("dist/student_bundle.zip"))
 
-    s = sub.add_parser("build-student-bundle", help="build the zip students receive")
-    s.add_argument("--output", type=Path, default=Path("dist/student_bundle.zip"))
+    if _ships("batch"):
+        _grade_all_parser(sub)
 
+    f = sub.add_parser("download-data", help="download the full datasets (needs a network)")
+    f.add_argument("--data-root", type=Path)
+    return p
+
+
+def _grade_all_parser(sub: Any) -> None:
     a = sub.add_parser("grade-all", help="regrade a folder of submissions in parallel")
     a.add_argument("folder", type=Path, help="one sub-folder per submission (e.g. a Gradescope export)")
     a.add_argument("--output", type=Path, default=Path("regrade"), help="where results and scores.csv go")
@@ -56,10 +74,6 @@ def _parser() -> argparse.ArgumentParser:
                    help="skip submissions already graded by this grader version (after a crash or a kill)")
     a.add_argument("--merge", action="store_true",
                    help="with --check/--part: merge the regraded checks into each submission's earlier results")
-
-    f = sub.add_parser("download-data", help="download the full datasets (needs a network)")
-    f.add_argument("--data-root", type=Path)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -201,6 +201,13 @@ def test_student_bundle_check_runs_without_solutions_or_hidden_checks(student_zi
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
     assert "No module named" not in output, output
+    assert "Note:" not in output and "Data:" not in output, output  # nothing about the checker's own files
+    # --help lists what works in a bundle, not the instructor's tools (absent there)
+    proc = subprocess.run([sys.executable, "-m", "grader", "--help"], cwd=bundle, env=env, capture_output=True,
+                          text=True, timeout=60)
+    listed = set(re.findall(r"^    (\S+)", proc.stdout, flags=re.M))
+    assert {"grade", "check", "download-data"} <= listed, proc.stdout
+    assert not listed & {"demo", "release", "build-autograder", "build-student-bundle", "grade-all"}, proc.stdout
 
 
 # ---------------------------------------------------------------------------
