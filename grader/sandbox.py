@@ -18,6 +18,7 @@ import contextlib
 import functools
 import gc
 import json
+import itertools
 import os
 import pwd
 import shutil
@@ -46,6 +47,17 @@ from grader.errors import (
 )
 
 UNPRIVILEGED_USER = "nobody"
+#: Each session runs as a user id of its own, above every real account: the kernel's per-user limits
+#: (RLIMIT_NPROC counts a user's tasks machine-wide) and permissions then separate sessions, so one
+#: submission's fork bomb in grade-all cannot starve another's threads, nor can one signal another.
+#: The interpreter is checked with ``nobody`` (such ids have the same access: "others").
+SESSION_UID_BASE = 1_500_000_000
+_session_slots = itertools.count()
+
+
+def session_uid() -> int:
+    """A user id that no other live session has: this process's pid and a slot (64 per process)."""
+    return SESSION_UID_BASE + os.getpid() * 64 + next(_session_slots) % 64
 
 
 @dataclass
@@ -342,15 +354,16 @@ class StudentSession:
     def _start(self) -> None:
         sb = self.sandbox
         self._workdir = Path(tempfile.mkdtemp(prefix="work-", dir=sb._scratch))
-        if sb._uid is not None and sb._gid is not None:  # both set together, from the same passwd entry
-            os.chown(self._workdir, sb._uid, sb._gid)
+        uid = session_uid() if sb._uid is not None else None  # as root: a user of its own
+        if uid is not None:
+            os.chown(self._workdir, uid, uid)
         parent_call, child_call = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         out_r, out_w = os.pipe()
         status_r, status_w = os.pipe()
         lim = self.limits
         request = {
             "op": "spawn", "module": self.module, "code_dir": str(sb.code_dir), "workdir": str(self._workdir),
-            "uid": sb._uid, "gid": sb._gid, "isolate": sb.isolated, "seed": self.seed,
+            "uid": uid, "gid": uid, "isolate": sb.isolated, "seed": self.seed,
             "memory_bytes": (lim.memory_mb + (lim.cuda_host_mb if lim.gpu else 0)) * 1024 * 1024, "file_bytes": lim.file_mb * 1024 * 1024,
             "cpu_seconds": lim.cpu_seconds, "max_processes": lim.max_processes,
             "hidden_paths": [str(p) for p in sb.hidden_paths], "tmp_bytes": lim.tmp_mb * 1024 * 1024,

@@ -381,7 +381,9 @@ def test_an_untrained_state_sabotaged_to_look_bad_earns_nothing(box):
     would have 'improved' over its own untrained state, and gets nothing."""
     import re
 
-    g = grade_attack(box, attack("sabotaged-untrained-encoder"), ["triplet_training"])
+    # 400 training steps: a real grading's time limits, not the fixtures' 4 s per call
+    limits = dataclasses.replace(FAST, import_timeout=60.0, call_timeout=120.0, call_timeout_cap=None, memory_mb=1024)
+    g = grade_attack(box, attack("sabotaged-untrained-encoder"), ["triplet_training"], limits=limits)
     expect(g, failed={"triplet_training": ["beats k-NN on the raw pixels of the same images",
                                            "below the floor"]})
     text = g.output("triplet_training")
@@ -408,7 +410,8 @@ def test_answer_keys_on_disk_cannot_be_read_or_used(box, monkeypatch):
 
     checks = ["nn_mlp_model", "nn_train_sgd_steps", "nn_mlp_accuracy"]
     roots = [str(p) for p in gdata.data_root_candidates()]
-    training = dataclasses.replace(SHARED_TMP, call_timeout=120.0, call_timeout_cap=None, memory_mb=1024)
+    training = dataclasses.replace(SHARED_TMP, import_timeout=60.0, call_timeout=120.0, call_timeout_cap=None,
+                                   memory_mb=1024)
     g = grade_attack(box, attack("answer-keys-on-disk", ROOTS=repr(roots)), checks, limits=training)
     expect(g, passed=tuple(checks))
     printed = g.output("nn_mlp_accuracy")
