@@ -30,8 +30,6 @@ FOLDER holds no submission.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import signal
@@ -200,11 +198,11 @@ def _outcome_file(out_dir: Path) -> Path:
 
 
 def _save_outcome(out_dir: Path, outcome: "Outcome", version: str) -> None:
-    data = {"status": outcome.status, "score": outcome.score, "max_score": outcome.max_score,
-            "seconds": outcome.seconds, "detail": outcome.detail, "version": version}
-    tmp = _outcome_file(out_dir).with_name("outcome.json.tmp")
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    tmp.replace(_outcome_file(out_dir))
+    from grader.report import write_atomic
+
+    write_atomic(_outcome_file(out_dir), json.dumps({
+        "status": outcome.status, "score": outcome.score, "max_score": outcome.max_score, "seconds": outcome.seconds,
+        "detail": outcome.detail, "version": version}))
 
 
 def _earlier_outcome(sub: Submission, out_dir: Path, version: str) -> "Outcome | None":
@@ -362,16 +360,7 @@ def _write_tables(outcomes: list[Outcome], output: Path, students: dict[str, lis
     from grader import report
 
     records = _records(outcomes, output, students)
-    if full:
-        report.write_all(records, output)
-        return
-    summary = report.summarize(records)
-    for name, table in (("scores.csv", report.scores_table(summary)), ("results_long.csv", report.long_table(summary))):
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerows(table)
-        tmp = output / (name + ".tmp")
-        tmp.write_text(buf.getvalue(), encoding="utf-8")
-        tmp.replace(output / name)
+    (report.write_all if full else report.write_tables)(records, output)
 
 
 def _eta(done: int, total: int, started: float) -> str:

@@ -64,6 +64,13 @@ def fraction(got: float, count: int, total: int, *dtypes: torch.dtype | None) ->
     return abs(got - count / total) <= tol * max(1.0, count / total)
 
 
+def near(got: torch.Tensor, expected: torch.Tensor, rtol: float) -> bool:
+    """``got`` equals ``expected`` within ``rtol``, with an absolute floor of ``rtol`` times the largest
+    expected value (entries near 0 are sums of larger terms, rounded on the terms' scale); in float64."""
+    e = expected.double()
+    return torch.allclose(got.double(), e, rtol=rtol, atol=rtol * float(e.abs().max()) if e.numel() else 0.0)
+
+
 def describe(value: Any) -> str:
     if isinstance(value, torch.Tensor):
         return f"a tensor of shape {tuple(value.shape)}, dtype {str(value.dtype).removeprefix('torch.')}"

@@ -183,10 +183,11 @@ def load_checks(parts: list[str] | None = None, *, public_only: bool = False) ->
         unknown = [d for d in c.depends + c.after if d not in known]
         if unknown:
             raise ValueError(f"check {c.key} depends on {', '.join(unknown)}, which part {c.part} does not declare")
-    return sorted(selected, key=lambda c: (_number_key(c.number), c.part, c.id))  # Part 1 first, as printed
+    return sorted(selected, key=lambda c: (number_key(c.number), c.part, c.id))  # Part 1 first, as printed
 
 
-def _number_key(number: str) -> tuple:
+def number_key(number: str) -> tuple:
+    """Sort key of a check number as printed ("1.0.5" < "1.2" < "1.10")."""
     out = []
     for piece in number.split("."):
         out.append((0, int(piece), "") if piece.isdigit() else (1, 0, piece))
@@ -200,7 +201,7 @@ class UnknownCheck(ValueError):
 def ordered_parts() -> list[Part]:
     """Every declared part, in the order the table numbers them (Part 1 first)."""
     load_checks(public_only=True)
-    numbered = [(_number_key(checks[0].number.split(".")[0]), name) for name, checks in CHECKS.items() if checks]
+    numbered = [(number_key(checks[0].number.split(".")[0]), name) for name, checks in CHECKS.items() if checks]
     return [PARTS[name] for _, name in sorted(numbered)]
 
 
@@ -210,11 +211,7 @@ def resolve_parts(wanted: list[str] | None) -> list[str] | None:
     the parts."""
     if not wanted:
         return wanted
-    load_checks(public_only=True)
-    numbers: dict[str, str] = {}
-    for part_name, checks in CHECKS.items():
-        if checks:
-            numbers[checks[0].number.split(".")[0]] = part_name
+    numbers = {CHECKS[p.name][0].number.split(".")[0]: p.name for p in ordered_parts()}
     out: list[str] = []
     unknown: list[str] = []
     for value in wanted:

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from grader.registry import number_key
+
 __all__ = ["Student", "CheckRow", "SubmissionRecord", "CheckSummary", "ClassSummary", "read_metadata",
            "read_record", "summarize", "message_class", "write_all", "METADATA_FILE"]
 
@@ -200,10 +202,6 @@ class ClassSummary:
         return [r for r in self.records if r.status == "graded"]
 
 
-def _number_key(number: str) -> tuple:
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in number.split("."))
-
-
 def summarize(records: list[SubmissionRecord]) -> ClassSummary:
     """Per-check outcome counts and failure classes, and per-part scores, over the graded submissions."""
     checks: dict[str, CheckSummary] = {}
@@ -224,7 +222,7 @@ def summarize(records: list[SubmissionRecord]) -> ClassSummary:
         for part, (earned, most) in per_part.items():
             if most > 0:
                 parts.setdefault(part, []).append((earned, most))
-    ordered = sorted(checks.values(), key=lambda s: (_number_key(s.number), s.key))
+    ordered = sorted(checks.values(), key=lambda s: (number_key(s.number), s.key))
     return ClassSummary(records, ordered, parts)
 
 
@@ -235,7 +233,8 @@ def _people(r: SubmissionRecord) -> list[Student]:
     return r.students or [Student(r.submission)]
 
 
-def _write(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
+    """``text`` into ``path`` through a temporary file and a rename: a reader never sees half a file."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
@@ -255,7 +254,7 @@ def _fmt(value: float | None) -> str:
 
 def scores_table(summary: ClassSummary) -> list[list[Any]]:
     """scores.csv: one row per student; total, per part, per check (points)."""
-    part_names = sorted(summary.parts, key=lambda p: min((_number_key(s.number) for s in summary.checks
+    part_names = sorted(summary.parts, key=lambda p: min((number_key(s.number) for s in summary.checks
                                                           if s.key.startswith(p + ".")), default=()))
     header = (["submission", "name", "email", "sid", "score", "max_score", "status", "seconds"]
               + [f"part:{p}" for p in part_names] + [f"{s.number} {s.key.split('.', 1)[-1]}".strip()
@@ -438,12 +437,18 @@ def html_report(summary: ClassSummary) -> str:
             f"<style>{style}</style></head><body>\n{missing}{text}\n</body></html>\n")
 
 
-def write_all(records: list[SubmissionRecord], output: Path) -> ClassSummary:
-    """Every file of the class report, into ``output``."""
+def write_tables(records: list[SubmissionRecord], output: Path) -> ClassSummary:
+    """The CSVs (cheap: written after every submission a batch finishes)."""
     summary = summarize(records)
-    _write(output / "scores.csv", _csv(scores_table(summary)))
-    _write(output / "results_long.csv", _csv(long_table(summary)))
-    _write(output / "gradescope_scores.csv", _csv(gradescope_table(summary)))
-    _write(output / "report.md", markdown(summary))
-    _write(output / "report.html", html_report(summary))
+    write_atomic(output / "scores.csv", _csv(scores_table(summary)))
+    write_atomic(output / "results_long.csv", _csv(long_table(summary)))
+    write_atomic(output / "gradescope_scores.csv", _csv(gradescope_table(summary)))
+    return summary
+
+
+def write_all(records: list[SubmissionRecord], output: Path) -> ClassSummary:
+    """Every file of the class report, into ``output``: the CSVs, report.md and report.html."""
+    summary = write_tables(records, output)
+    write_atomic(output / "report.md", markdown(summary))
+    write_atomic(output / "report.html", html_report(summary))
     return summary

@@ -37,7 +37,7 @@ from typing import Any, Iterator, Sequence
 
 from grader import cpu_cgroup, hints, wire
 from grader.layout import ROOT
-from grader.sandbox_child import GPU_ENVIRONMENT
+from grader.sandbox_child import GPU_ENVIRONMENT, status_bytes
 from grader.errors import (
     SandboxUnavailable,
     StudentCrash,
@@ -859,25 +859,14 @@ class StudentSession:
         pid = self._worker_pid
         if pid is None:
             return None
-
-        def field(name: str) -> int | None:
-            try:
-                with open(f"/proc/{pid}/status") as f:
-                    for line in f:
-                        if line.startswith(name):
-                            return int(line.split()[1]) * 1024
-            except (OSError, ValueError, IndexError):
-                return None
-            return None
-
         try:
             with open(f"/proc/{pid}/clear_refs", "w") as f:
                 f.write("5")  # resets VmHWM to the current resident size
         except OSError:
             return None
-        before = field("VmRSS:")
+        before = status_bytes("VmRSS:", pid)
         self.call(func, staged=staged, want_value=False, timeout=timeout)
-        peak = field("VmHWM:")
+        peak = status_bytes("VmHWM:", pid)
         if before is None or peak is None:
             return None
         return float(max(0, peak - before))

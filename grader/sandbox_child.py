@@ -424,11 +424,11 @@ def _limit(which: int, value: int) -> None:
         pass
 
 
-def _status_bytes(field: str) -> int | None:
-    """A size field of /proc/self/status (``VmSize:``, ``VmData:``) in bytes; None without /proc
-    (macOS, a container that hides it)."""
+def status_bytes(field: str, pid: int | str = "self") -> int | None:
+    """A size field of /proc/<pid>/status (``VmSize:``, ``VmRSS:``, ``VmHWM:``) in bytes; None without
+    /proc (macOS, a container that hides it) or once the process is gone."""
     try:
-        with open("/proc/self/status") as f:
+        with open(f"/proc/{pid}/status") as f:
             for line in f:
                 if line.startswith(field):
                     return int(line.split()[1]) * 1024
@@ -528,11 +528,11 @@ def _set_up_child(request: dict, call_fd: int, out_fd: int, isolate: bool) -> No
         # CUDA reserves tens of GB of address space it never touches, which an address-space limit
         # cannot tolerate; RLIMIT_DATA counts private writable memory (the heap and torch's CPU
         # tensors), not reservations or the driver's shared device mappings
-        baseline = _status_bytes("VmData:")
+        baseline = status_bytes("VmData:")
         if baseline is not None:
             _limit(resource.RLIMIT_DATA, baseline + memory)
     else:
-        baseline = _status_bytes("VmSize:")
+        baseline = status_bytes("VmSize:")
         if baseline is not None:
             _limit(resource.RLIMIT_AS, baseline + memory)
     _limit(resource.RLIMIT_FSIZE, int(request["file_bytes"]))

@@ -41,6 +41,8 @@ FAST = Limits(import_timeout=8.0, call_timeout=4.0, call_timeout_cap=4.0, memory
 # Without the private /tmp (what a grader gets where mount namespaces are refused): the
 # fixtures' marker and heartbeat files in shared folders are then visible to the test.
 SHARED_TMP = dataclasses.replace(FAST, tmp_mb=0)
+# For fixtures that train or import every probe module: a real grading's time limits, not 4 s per call.
+REAL_TIME = dataclasses.replace(FAST, import_timeout=60.0, call_timeout=120.0, call_timeout_cap=None, memory_mb=1024)
 
 S = "svm_naive_data_term"          # svm_loss_naive against the reference (4 points)
 SM = "softmax_naive_data_term"     # softmax_loss_naive against the reference (4 points)
@@ -362,13 +364,11 @@ def test_rewritten_probes_over_the_untouched_stub_earn_nothing(box, no_reach_gat
     rule off, values forged in the child pass the comparisons (they are torch's); with it on, nothing."""
     checks = ["nn_sigmoid_vs_torch", "nn_tanh_vs_torch", "nn_relu_vs_torch", "nn_activations_static",
               "nn_count_parameters"]
-    # the fixture imports every probe module and each check makes 6 calls: a real grading's time limits
-    limits = dataclasses.replace(FAST, import_timeout=60.0, call_timeout=60.0, call_timeout_cap=None)
-    g = grade_attack(box, attack("rewrite-probes-over-stub"), checks, limits=limits)
+    g = grade_attack(box, attack("rewrite-probes-over-stub"), checks, limits=REAL_TIME)
     # the forgery works without the rule...
     assert g.outcomes()["nn_sigmoid_vs_torch"] == "passed", g.output("nn_sigmoid_vs_torch")
     monkeypatch.undo()
-    g = grade_attack(box, attack("rewrite-probes-over-stub"), checks, limits=limits)
+    g = grade_attack(box, attack("rewrite-probes-over-stub"), checks, limits=REAL_TIME)
     reason = ["reaches into the grader's own process", "imports grader.probes (line"]
     expect(g, failed={c: reason for c in checks if c != "nn_activations_static"},
            skipped={"nn_activations_static": ["fix", "first"]})
@@ -381,9 +381,7 @@ def test_an_untrained_state_sabotaged_to_look_bad_earns_nothing(box):
     would have 'improved' over its own untrained state, and gets nothing."""
     import re
 
-    # 400 training steps: a real grading's time limits, not the fixtures' 4 s per call
-    limits = dataclasses.replace(FAST, import_timeout=60.0, call_timeout=120.0, call_timeout_cap=None, memory_mb=1024)
-    g = grade_attack(box, attack("sabotaged-untrained-encoder"), ["triplet_training"], limits=limits)
+    g = grade_attack(box, attack("sabotaged-untrained-encoder"), ["triplet_training"], limits=REAL_TIME)
     expect(g, failed={"triplet_training": ["beats k-NN on the raw pixels of the same images",
                                            "below the floor"]})
     text = g.output("triplet_training")
@@ -410,8 +408,7 @@ def test_answer_keys_on_disk_cannot_be_read_or_used(box, monkeypatch):
 
     checks = ["nn_mlp_model", "nn_train_sgd_steps", "nn_mlp_accuracy"]
     roots = [str(p) for p in gdata.data_root_candidates()]
-    training = dataclasses.replace(SHARED_TMP, import_timeout=60.0, call_timeout=120.0, call_timeout_cap=None,
-                                   memory_mb=1024)
+    training = dataclasses.replace(REAL_TIME, tmp_mb=0)  # the readable copy lies in the shared /tmp
     g = grade_attack(box, attack("answer-keys-on-disk", ROOTS=repr(roots)), checks, limits=training)
     expect(g, passed=tuple(checks))
     printed = g.output("nn_mlp_accuracy")

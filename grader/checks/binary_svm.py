@@ -87,13 +87,6 @@ def _standardise(X: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torc
     return (X - mean) / (std + 1e-8)
 
 
-def _close(got: torch.Tensor, expected: torch.Tensor, rtol: float) -> bool:
-    """``got`` equals ``expected`` within ``rtol``, with an absolute floor of ``rtol`` times the
-    expected values' scale (entries near 0 are sums of larger terms)."""
-    return torch.allclose(got.double(), expected.double(), rtol=rtol, atol=rtol * max(1e-300, float(
-        expected.double().abs().max())))
-
-
 def sgd_tolerance(n: int, d: int, steps: int, dtype: torch.dtype = torch.float64) -> float:
     """Relative tolerance for ``steps`` gradient steps of a linear model on ``n`` examples with ``d``
     features against the same steps in the reference: each step rounds the scores (d terms), a mean
@@ -123,21 +116,21 @@ def bs_normalize_train_stats(ctx):
     tol = compare.rtol(X_train.dtype, terms=2 * len(X_train) + 4) + 1e-8 / float(X_train.std(0).min())
     for i, (name, X) in enumerate((("X_train", X_train), ("X_val", X_val), ("X_test", X_test))):
         got = compare.structure(out[i], X, what=what, name=f"the normalised {name}")
-        if any(_close(got, _standardise(X, m, sd), tol) for m, sd in candidates):
+        if any(compare.near(got, _standardise(X, m, sd), tol) for m, sd in candidates):
             continue
         hint = ""
-        if _close(got, _standardise(X, X.mean(0), X.std(0)), tol) or _close(got, _standardise(
+        if compare.near(got, _standardise(X, X.mean(0), X.std(0)), tol) or compare.near(got, _standardise(
                 X, X.mean(0), X.std(0, correction=0)), tol):
             hint = (f"{name} was standardised with its OWN mean and std. Use the training statistics for every split: "
                     "validation and test data stand for unseen examples, so their statistics must not leak into "
                     "the preprocessing.")
-        elif any(_close(got, _standardise(X, everything.mean(0), everything.std(0, correction=k)), tol)
+        elif any(compare.near(got, _standardise(X, everything.mean(0), everything.std(0, correction=k)), tol)
                  for k in (0, 1)):
             hint = ("The statistics were computed on train, validation and test together; use X_train's only, or "
                     "validation statistics leak into the model.")
-        elif _close(got, X - X_train.mean(0), tol):
+        elif compare.near(got, X - X_train.mean(0), tol):
             hint = "The mean is subtracted but nothing is divided by the standard deviation."
-        elif _close(got, (X - X_train.mean()) / X_train.std(), tol):
+        elif compare.near(got, (X - X_train.mean()) / X_train.std(), tol):
             hint = "One mean and std for the whole matrix; standardise every feature (column): dim=0."
         expected = _standardise(X, *candidates[0])
         compare.tensor(got, expected, what=what, name=f"the normalised {name}", rtol=tol,
@@ -306,7 +299,7 @@ def bs_binary_training_steps(ctx):
     hint = ""
     if isinstance(W, torch.Tensor) and W.shape == W_exp.shape:
         for (Wv, bv), text in variants:
-            if _close(W, Wv, tol):
+            if compare.near(W, Wv, tol):
                 hint = text
                 break
         if not hint and torch.allclose(W.double(), torch.zeros_like(W_exp)):
@@ -352,9 +345,9 @@ def bs_one_vs_all_training(ctx):
     hint = ""
     if isinstance(W, torch.Tensor) and W.shape == W_exp.shape:
         cols = [_svm_gd(X, (y == c).double(), 0.01, 0.3, 2)[0] for c in range(C)]
-        if _close(W, torch.stack(cols, dim=1), tol):
+        if compare.near(W, torch.stack(cols, dim=1), tol):
             hint = ("The SVMs were trained with labels in {0, 1}; use to_pm1_labels(y, c): the negatives need -1.")
-        elif _close(W, -W_exp, tol):
+        elif compare.near(W, -W_exp, tol):
             hint = "Column c has the labels the wrong way round: class c must be +1."
     compare.tensor(W, W_exp, what=what, name="W", rtol=tol, atol=tol * scale, hint=hint)
     compare.tensor(b, b_exp, what=what, name="b", rtol=tol, atol=tol * scale)
@@ -510,9 +503,9 @@ def bs_softmax_training_steps(ctx):
     if isinstance(W, torch.Tensor) and W.shape == W_exp.shape:
         W_nolam, _, _ = ref.train_softmax_regression(X, y, C, **dict(hyper, lam=0.0))
         W_one, _, _ = ref.train_softmax_regression(X, y, C, **dict(hyper, num_epochs=1))
-        if _close(W, W_nolam, tol):
+        if compare.near(W, W_nolam, tol):
             hint = "The penalty lam * sum(W * W) is missing from the training loss."
-        elif _close(W, W_one, tol):
+        elif compare.near(W, W_one, tol):
             hint = "Only one step was taken: loop over num_epochs."
     compare.tensor(W, W_exp, what=what, name="W", rtol=tol, atol=tol * scale,
                    hint=hint or "Zeros to start; each step W -= learning_rate * W.grad, then reset the gradients.")

@@ -399,8 +399,7 @@ def training_tolerance(n: int, d: int, c: int, steps: int) -> float:
 
 def _close_state(got: dict, exp: dict, rtol: float) -> bool:
     return all(isinstance(got.get(k), torch.Tensor) and got[k].shape == exp[k].shape
-               and torch.allclose(got[k].double(), exp[k], rtol=rtol, atol=rtol * float(exp[k].abs().max()))
-               for k in ("weight", "bias"))
+               and compare.near(got[k], exp[k], rtol) for k in ("weight", "bias"))
 
 
 @check("train_model: full-batch SGD steps on the mean cross-entropy", timeout=60)

@@ -173,8 +173,6 @@ def agreement_diagnosis(kind: str, names: tuple[str, str], losses: tuple[float, 
     def _near(a: float, b: float) -> bool:
         return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
 
-    def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
-        return torch.allclose(a, b, rtol=tol, atol=tol * max(1e-300, float(b.abs().max())))
 
     R = float((W.double() * W.double()).sum())
     Wd = W.double()
@@ -204,7 +202,7 @@ def agreement_diagnosis(kind: str, names: tuple[str, str], losses: tuple[float, 
         for a, b in ((0, 1), (1, 0)):
             name, ga, gb = names[a], ga_gb[a], ga_gb[b]
             assert ga is not None and gb is not None  # all() above
-            if _close(ga, gb):
+            if compare.near(ga, gb, tol):
                 break
             grad_variants = [
                 (N * (gb - 2 * reg * Wd) + 2 * reg * Wd,
@@ -215,7 +213,7 @@ def agreement_diagnosis(kind: str, names: tuple[str, str], losses: tuple[float, 
             ]
             found = False
             for value, text in grad_variants:
-                if not _close(value, gb) and _close(ga, value):
+                if not compare.near(value, gb, tol) and compare.near(ga, value, tol):
                     msgs.append(text)
                     found = True
                     break

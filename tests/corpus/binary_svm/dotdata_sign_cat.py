@@ -51,37 +51,11 @@ import torch
 
 
 def to_pm1_labels(y, positive_class, dtype=torch.float32):
-    """Binary SVM labels for "positive_class against the rest".
-
-    Inputs:
-    - y: torch.Tensor of shape (N,), int64, class labels.
-    - positive_class: int, the class that gets the label +1.
-    - dtype: the floating dtype of the result.
-
-    Returns:
-    - torch.Tensor of shape (N,), ``dtype``, on y's device: +1.0 where
-      ``y == positive_class`` and -1.0 everywhere else. The hinge loss needs
-      -1 for the negative class: with 0 the negatives would have no margin.
-    """
     labels = torch.full(y.shape, -1.0, dtype=dtype, device=y.device).masked_fill(y == positive_class, 1.0)
     return labels
 
 
 def normalize(X_train, X_val, X_test, eps=1e-8):
-    """Standardise every feature with the mean and standard deviation of the TRAINING set.
-
-    Inputs:
-    - X_train: torch.Tensor of shape (N_train, D), floating point.
-    - X_val: torch.Tensor of shape (N_val, D).
-    - X_test: torch.Tensor of shape (N_test, D).
-    - eps: float added to the standard deviation (constant pixels have 0).
-
-    Returns a tuple of three new tensors (same shapes, dtype and device):
-    ``(X - mean) / (std + eps)`` for X_train, X_val and X_test, where
-    ``mean = X_train.mean(dim=0)`` and ``std = X_train.std(dim=0)`` come from
-    the training rows only. Validation and test data stand for examples you
-    have never seen: their statistics must not leak into the preprocessing.
-    """
     mu = torch.mean(X_train, dim=0, keepdim=True)
     sigma = X_train.var(dim=0, keepdim=True).sqrt()
     out = ((X_train - mu) / (sigma + eps), (X_val - mu) / (sigma + eps), (X_test - mu) / (sigma + eps))
@@ -94,47 +68,11 @@ def normalize(X_train, X_val, X_test, eps=1e-8):
 
 
 def hinge_loss(scores, labels, W, lam):
-    """Soft-margin SVM objective: mean hinge loss plus an L2 penalty on W.
-
-    ``loss = mean_i max(0, 1 - labels[i] * scores[i]) + lam * sum(W * W)``
-    (the bias is not penalised).
-
-    Inputs:
-    - scores: torch.Tensor of shape (N,), the scores ``X @ W + b``.
-    - labels: torch.Tensor of shape (N,), values -1.0 / +1.0, scores' dtype.
-    - W: torch.Tensor of shape (D,) (or (D, C)), the weights.
-    - lam: float, the regularisation strength.
-
-    Returns:
-    - a 0-dimensional tensor of scores' dtype, differentiable by autograd with
-      respect to scores and W.
-    """
     loss = torch.mean((1 - labels * scores).clamp_min(0)) + lam * torch.sum(torch.square(W))
     return loss
 
 
 def train_binary_svm(X, labels, *, lam=1e-3, learning_rate=1e-2, num_epochs=10, batch_size=64):
-    """Train a binary linear SVM with minibatch SGD on ``hinge_loss``.
-
-    Inputs:
-    - X: torch.Tensor of shape (N, D), floating point.
-    - labels: torch.Tensor of shape (N,), -1.0 / +1.0 (see to_pm1_labels).
-    - lam, learning_rate: floats; num_epochs, batch_size: ints.
-
-    Returns a tuple of:
-    - W: torch.Tensor of shape (D,), X's dtype, detached (no gradient).
-    - b: 0-dimensional tensor, X's dtype, detached.
-    - loss_history: list of Python floats, one per minibatch, each recorded
-      before that minibatch's update.
-
-    Start from ``W = 0`` and ``b = 0`` (tensors with requires_grad=True).
-    Each epoch draws a new order with ``torch.randperm(N, device=X.device)``
-    and walks through it in minibatches of ``batch_size`` (the last one may be
-    smaller). For each minibatch: ``loss = hinge_loss(X_b @ W + b, labels_b,
-    W, lam)``, ``loss.backward()``, then under ``torch.no_grad()`` the plain
-    SGD step ``W -= learning_rate * W.grad`` (same for b) and reset the
-    gradients to zero.
-    """
     num_train, dim = X.shape
     W = torch.zeros(dim, dtype=X.dtype, device=X.device, requires_grad=True)
     b = torch.zeros((), dtype=X.dtype, device=X.device, requires_grad=True)
@@ -154,7 +92,6 @@ def train_binary_svm(X, labels, *, lam=1e-3, learning_rate=1e-2, num_epochs=10, 
 
 
 def svm_predict(X, W, b):
-    """Binary predictions: +1.0 where ``X @ W + b >= 0``, else -1.0 (X's dtype, shape (N,))."""
     pred = torch.sign(X @ W + b)
     pred[pred == 0] = 1.0   # a score of exactly 0 counts as positive
     pred = pred.to(X.dtype)
@@ -167,20 +104,6 @@ def svm_predict(X, W, b):
 
 
 def train_one_vs_all(X, y, num_classes, **train_kwargs):
-    """Train ``num_classes`` binary SVMs, class c against all the others.
-
-    Inputs:
-    - X: torch.Tensor of shape (N, D).
-    - y: torch.Tensor of shape (N,), int64, labels 0..num_classes-1.
-    - num_classes: int.
-    - train_kwargs: passed on unchanged to ``train_binary_svm`` (lam,
-      learning_rate, num_epochs, batch_size).
-
-    Returns a tuple of:
-    - W: torch.Tensor of shape (D, num_classes): column c is the weight vector
-      of the SVM "c against the rest" (trained with to_pm1_labels(y, c)).
-    - b: torch.Tensor of shape (num_classes,): their biases.
-    """
     W = torch.zeros(X.shape[1], num_classes, dtype=X.dtype, device=X.device)
     b = torch.zeros(num_classes, dtype=X.dtype, device=X.device)
     W_cols, b_list = [], []
@@ -194,23 +117,11 @@ def train_one_vs_all(X, y, num_classes, **train_kwargs):
 
 
 def predict_one_vs_all(X, W, b):
-    """Class labels (N,), int64: the class whose SVM gives the highest score ``X @ W + b``."""
     y_pred = torch.argmax(X @ W + b, 1)
     return y_pred
 
 
 def per_class_accuracy(y_pred, y, num_classes):
-    """Accuracy on the examples of each class.
-
-    Inputs:
-    - y_pred, y: torch.Tensor of shape (N,), int64.
-    - num_classes: int.
-
-    Returns:
-    - torch.Tensor of shape (num_classes,), float64: entry c is the fraction
-      of the examples with ``y == c`` that are predicted as c (0.0 for a
-      class without examples).
-    """
     per_class = [(y_pred[y == c] == c).double().mean() for c in range(num_classes)]
     acc = torch.nan_to_num(torch.stack(per_class), nan=0.0).to(torch.float64)
     return acc
@@ -222,21 +133,6 @@ def per_class_accuracy(y_pred, y, num_classes):
 
 
 def softmax_cross_entropy(logits, labels):
-    """Mean cross-entropy of softmax(logits) against integer labels, computed stably.
-
-    ``loss = mean_i ( log(sum_j exp(logits[i, j])) - logits[i, labels[i]] )``,
-    i.e. log-softmax followed by the negative log-likelihood. Subtract each
-    row's maximum before exponentiating so that ``exp`` never overflows (the
-    result does not change: softmax is shift-invariant); never take the log
-    of a probability that may have underflowed to 0.
-
-    Inputs:
-    - logits: torch.Tensor of shape (N, C), floating point.
-    - labels: torch.Tensor of shape (N,), int64.
-
-    Returns:
-    - a 0-dimensional tensor of logits' dtype, differentiable by autograd.
-    """
     row_max = logits.max(dim=1).values
     z = logits - row_max[:, None]
     log_softmax = z - torch.log(torch.exp(z).sum(dim=1))[:, None]
@@ -246,16 +142,6 @@ def softmax_cross_entropy(logits, labels):
 
 
 def train_softmax_regression(X, y, num_classes, *, lam=1e-3, learning_rate=1e-2, num_epochs=10, batch_size=64):
-    """Multinomial logistic regression trained with minibatch SGD.
-
-    Same loop as ``train_binary_svm`` (zeros to start, a new torch.randperm
-    order each epoch, one step per minibatch, history recorded before each
-    update), with ``W`` of shape (D, num_classes), ``b`` of shape
-    (num_classes,) and the loss
-    ``softmax_cross_entropy(X_b @ W + b, y_b) + lam * sum(W * W)``.
-
-    Returns a tuple (W, b, loss_history), W and b detached.
-    """
     num_train, dim = X.shape
     W = torch.zeros(dim, num_classes, dtype=X.dtype, device=X.device, requires_grad=True)
     b = torch.zeros(num_classes, dtype=X.dtype, device=X.device, requires_grad=True)
@@ -275,6 +161,5 @@ def train_softmax_regression(X, y, num_classes, *, lam=1e-3, learning_rate=1e-2,
 
 
 def predict_softmax(X, W, b):
-    """Class labels (N,), int64: argmax over classes of ``X @ W + b``."""
     y_pred = torch.argmax(X @ W + b, 1)
     return y_pred

@@ -54,23 +54,6 @@ TRIPLET_LOSS = nn.TripletMarginLoss(margin=1.0, p=2)
 
 
 def get_data_batch(X, y, batch_size, generator=None):
-    """A random minibatch of distinct examples (sampling WITHOUT replacement).
-
-    Inputs:
-    - X: torch.Tensor of shape (N, ...): the examples (e.g. (N, 3, 32, 32)).
-    - y: torch.Tensor of shape (N,), int64: their labels.
-    - batch_size: int, 1 <= batch_size <= N.
-    - generator: a torch.Generator, or None for torch's global generator.
-
-    Returns a tuple of:
-    - X_batch: torch.Tensor of shape (batch_size, ...), X's dtype and device.
-    - y_batch: torch.Tensor of shape (batch_size,), int64, y's device; row i
-      of X_batch keeps its own label y_batch[i].
-
-    Every subset of batch_size distinct rows is equally likely: no row may
-    appear twice in a batch. Hint:
-    ``torch.randperm(N, generator=generator, device=X.device)``.
-    """
     N = X.shape[0]
     idx = torch.randperm(N, generator=generator, device=X.device)[:batch_size]
     idx, _ = torch.sort(idx)
@@ -80,37 +63,6 @@ def get_data_batch(X, y, batch_size, generator=None):
 
 
 def sample_triplets(labels, generator=None):
-    """Index triplets (anchor, positive, negative) for one batch of labels.
-
-    An index ``i`` is a *usable anchor* when its class has at least one other
-    member in the batch (a possible positive) AND at least one example of
-    another class is present (a possible negative). Classes with a single
-    member never anchor.
-
-    For EVERY usable anchor ``a``, in increasing order of index, pick
-    - a positive ``p``: uniformly at random among the OTHER members of a's
-      class (``labels[p] == labels[a]`` and ``p != a``);
-    - a negative ``n``: uniformly at random among ALL examples of the other
-      classes (``labels[n] != labels[a]``), each example equally likely
-      (not: first a class, then an example of that class).
-    All choices are independent.
-
-    Inputs:
-    - labels: torch.Tensor of shape (B,), int64.
-    - generator: a torch.Generator on labels' device, or None for torch's
-      global generator.
-
-    Returns a tuple (anchor_idx, positive_idx, negative_idx) of int64 tensors
-    of shape (M,) on labels' device, M = number of usable anchors. When no
-    index is usable (every class has one member, or all labels are equal) the
-    three tensors are empty (shape (0,)): this is not an error.
-
-    Hints: work without a Python loop over the batch. Sort the labels
-    (``torch.sort(labels, stable=True)``) so that each class is a contiguous
-    block; a uniform draw among the ``n - 1`` other members of a block of
-    size ``n`` is ``k = floor(u * (n - 1))`` for ``u`` uniform in [0, 1),
-    shifted by one when ``k`` reaches the anchor's own position.
-    """
     B = len(labels)
     anchors, positives, negatives = [], [], []
     for i in range(B):
@@ -169,7 +121,6 @@ class Encoder(nn.Module):
         )
 
     def forward(self, x):
-        """x: (N, 3, 32, 32) float32 -> embeddings (N, z_dim) float32."""
         z = self.model(x)
         return z
 
@@ -180,26 +131,6 @@ class Encoder(nn.Module):
 
 
 def triplet_train_step(encoder, optimizer, X_batch, y_batch, generator=None):
-    """One optimisation step of the triplet margin loss; returns the loss.
-
-    Inputs:
-    - encoder: an nn.Module mapping X_batch to embeddings (B, z_dim).
-    - optimizer: a torch.optim optimizer over the encoder's parameters.
-    - X_batch: torch.Tensor of shape (B, 3, 32, 32).
-    - y_batch: torch.Tensor of shape (B,), int64.
-    - generator: passed on to ``sample_triplets`` (call it exactly once, with
-      y_batch and this generator).
-
-    Returns:
-    - loss: a Python float, the loss of this batch before the update, or None
-      when the batch has no usable anchor (then nothing is updated).
-
-    Steps: put the encoder in training mode; embed the whole batch with one
-    forward pass; draw the triplets with ``sample_triplets(y_batch,
-    generator)``; compute ``nn.TripletMarginLoss(margin=1.0, p=2)`` of
-    (Z[anchor], Z[positive], Z[negative]); clear the old gradients, back-
-    propagate and take one optimizer step.
-    """
     encoder.train()
     optimizer.zero_grad()
     Z = encoder(X_batch)
@@ -218,23 +149,6 @@ def triplet_train_step(encoder, optimizer, X_batch, y_batch, generator=None):
 
 
 def fit_linear_probe(Z, y, num_classes, num_steps=300, lr=0.1, weight_decay=1e-4):
-    """A linear classifier trained on frozen embeddings.
-
-    Inputs:
-    - Z: torch.Tensor of shape (N, z_dim): embeddings (treat them as fixed
-      inputs: no gradient may flow back into whatever produced them).
-    - y: torch.Tensor of shape (N,), int64 in 0..num_classes-1.
-    - num_classes: int.
-    - num_steps, lr, weight_decay: full-batch Adam steps on the cross-entropy
-      loss, with this learning rate and weight decay.
-
-    Returns:
-    - an nn.Linear(z_dim, num_classes) on Z's device whose logits
-      ``probe(Z)`` classify the embeddings.
-
-    Standardise nothing yourself; start from ``nn.Linear``'s default
-    initialisation (seeded by torch's global generator).
-    """
     N, D = Z.shape
     X_feat = Z.detach()
     probe = nn.Linear(D, num_classes).to(X_feat.device).to(X_feat.dtype)

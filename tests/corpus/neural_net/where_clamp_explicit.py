@@ -47,21 +47,6 @@ from torch import nn
 
 
 def sigmoid(x):
-    """The logistic sigmoid, ``1 / (1 + exp(-x))``, elementwise.
-
-    Inputs:
-    - x: torch.Tensor of any shape, floating point.
-
-    Returns:
-    - torch.Tensor of x's shape, dtype and device, values in [0, 1].
-
-    Numerical safety: ``exp(-x)`` overflows to inf for ``x = -1000`` and the
-    gradient of the textbook formula is then ``inf / inf = NaN``. Evaluate
-    ``exp`` only at non-positive arguments: for ``x >= 0`` use
-    ``1 / (1 + exp(-x))``; for ``x < 0`` use ``exp(x) / (1 + exp(x))``. Make
-    sure the branch that is NOT selected cannot overflow either (autograd
-    differentiates both branches of ``torch.where``): clamp its argument.
-    """
     # Each branch gets its argument clamped so that exp sees at most exp(1), even
     # on the elements where the branch is not selected (autograd still
     # differentiates it there). The clamp bound is 1 and not 0 so that at x = 0
@@ -75,19 +60,6 @@ def sigmoid(x):
 
 
 def tanh(x):
-    """The hyperbolic tangent, ``(exp(x) - exp(-x)) / (exp(x) + exp(-x))``.
-
-    Inputs:
-    - x: torch.Tensor of any shape, floating point.
-
-    Returns:
-    - torch.Tensor of x's shape, dtype and device, values in [-1, 1].
-
-    Numerical safety: as for ``sigmoid``, never evaluate ``exp`` at a large
-    positive argument. With ``e = exp(-2 |x|)`` (at most 1),
-    ``tanh(x) = sign(x) * (1 - e) / (1 + e)``; ``torch.expm1`` keeps small
-    values accurate. Again, keep both branches of a ``torch.where`` finite.
-    """
     # x >= 0: tanh(x) = (1 - e^{-2x}) / (1 + e^{-2x}) = -expm1(-2x) / (2 + expm1(-2x))
     # (clamped like in sigmoid: the unused branch stays finite, bound 1 not 0)
     em_pos = torch.expm1(-2.0 * torch.clamp(x, min=-1.0))
@@ -100,14 +72,6 @@ def tanh(x):
 
 
 def relu(x):
-    """The rectified linear unit, ``max(0, x)``, elementwise.
-
-    Inputs:
-    - x: torch.Tensor of any shape, floating point.
-
-    Returns:
-    - torch.Tensor of x's shape, dtype and device. Do not modify x in place.
-    """
     out = x.clamp(min=0)
     return out
 
@@ -118,11 +82,6 @@ def relu(x):
 
 
 class LinearSoftmax(nn.Module):
-    """Multinomial logistic regression: one ``nn.Linear(784, 10)`` layer.
-
-    ``forward(x)`` flattens ``x`` to ``(N, 784)`` and returns the logits
-    ``(N, 10)``. It has 784 * 10 + 10 = 7,850 parameters.
-    """
 
     def __init__(self, in_features=784, num_classes=10):
         super().__init__()
@@ -134,14 +93,6 @@ class LinearSoftmax(nn.Module):
 
 
 class MLP(nn.Module):
-    """A multilayer perceptron 784 -> 32 -> 32 -> 10.
-
-    Three ``nn.Linear`` layers (784 -> 32, 32 -> 32, 32 -> 10, each with a
-    bias, created in that order), with YOUR ``relu`` (the function above)
-    after each of the two hidden layers and nothing after the last one.
-    ``forward(x)`` flattens ``x`` to ``(N, 784)`` and returns the logits
-    ``(N, 10)``. It has 26,506 parameters.
-    """
 
     def __init__(self, in_features=784, hidden=32, num_classes=10):
         super().__init__()
@@ -157,15 +108,6 @@ class MLP(nn.Module):
 
 
 def count_parameters(model):
-    """The number of trainable scalars of ``model``, as a Python int.
-
-    Inputs:
-    - model: a torch.nn.Module.
-
-    Returns:
-    - int: the sum of ``p.numel()`` over the parameters that require a
-      gradient (26,506 for ``MLP()``).
-    """
     total = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return int(total)
 
@@ -176,32 +118,6 @@ def count_parameters(model):
 
 
 def train_model(model, X_train, y_train, *, learning_rate=0.1, num_epochs=5, batch_size=64, verbose=False):
-    """Train ``model`` with minibatch SGD on the mean cross-entropy loss.
-
-    Inputs:
-    - model: a torch.nn.Module mapping a batch of images to logits (N, 10).
-    - X_train: torch.Tensor of shape (N, 784) or (N, 1, 28, 28), float.
-    - y_train: torch.Tensor of shape (N,), dtype torch.int64.
-    - learning_rate: float, the SGD step size.
-    - num_epochs: int, the number of passes over the training data.
-    - batch_size: int, the number of examples per minibatch (the last
-      minibatch of an epoch holds the remaining ``N % batch_size`` examples
-      when N is not a multiple of batch_size).
-    - verbose: bool; if True, print the mean loss of every epoch.
-
-    Returns:
-    - loss_history: list of Python floats, the loss of every minibatch, in
-      order (``num_epochs * ceil(N / batch_size)`` values), each recorded
-      BEFORE that minibatch's update.
-
-    Each epoch: draw a new random order of the N examples with
-    ``torch.randperm(N, device=X_train.device)``, walk through it in
-    minibatches, and for each one: compute the logits, the MEAN cross-entropy
-    loss (``torch.nn.functional.cross_entropy`` is allowed here), clear the
-    old gradients, back-propagate and take one step with
-    ``torch.optim.SGD(model.parameters(), lr=learning_rate)`` (no momentum,
-    no weight decay). Put the model in training mode first.
-    """
     loss_history = []
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
@@ -226,20 +142,6 @@ def train_model(model, X_train, y_train, *, learning_rate=0.1, num_epochs=5, bat
 
 
 def predict(model, X, batch_size=1000):
-    """Predicted labels of ``model`` for the examples ``X``.
-
-    Inputs:
-    - model: a trained torch.nn.Module.
-    - X: torch.Tensor of shape (N, 784) or (N, 1, 28, 28).
-    - batch_size: int, how many examples to push through the model at once.
-
-    Returns:
-    - y_pred: torch.Tensor of shape (N,), dtype torch.int64, on X's device:
-      the class with the highest logit for each example.
-
-    Put the model in evaluation mode and compute without gradients
-    (``torch.no_grad()``).
-    """
     model.eval()
     preds = []
     with torch.no_grad():
@@ -254,11 +156,5 @@ def predict(model, X, batch_size=1000):
 
 
 def accuracy(y_pred, y):
-    """The fraction of correct predictions, as a Python float in [0, 1].
-
-    Inputs:
-    - y_pred: torch.Tensor of shape (N,), int64, predicted labels.
-    - y: torch.Tensor of shape (N,), int64, true labels.
-    """
     acc = (y_pred == y).float().mean().item()
     return float(acc)
