@@ -51,8 +51,9 @@ import hashlib
 from grader.layout import ROOT, solutions_dir
 DEFAULT_TIMEOUT_S = 15 * 60
 _TIMEOUT_ENV = "GRADER_GRADE_ALL_TIMEOUT"
-# resident memory of one grading (its process and every process it started, the sandbox's included);
-# one grading of the reference peaks near 1 GB in all (BENCHMARKS.md)
+# resident memory of one grading (its process and every process it started, the sandbox's included):
+# the grading process itself peaked at 659 MB (BENCHMARKS.md, grade-all), and each sandboxed child may
+# use up to Limits.memory_mb (1 GB) above its start, one or two children at a time
 DEFAULT_MEMORY_MB = 4096
 _MEMORY_ENV = "GRADER_GRADE_ALL_MEMORY_MB"
 _MAX_ZIP_BYTES = 500 * 1024 * 1024

@@ -23,6 +23,22 @@ def test_untouched_stubs_get_zero(grade):
     assert "not found in your submission" in g.output("svm_saved_model_accuracy")
 
 
+def test_saved_models_public_check_names_what_is_wrong_with_each_file(grade, tmp_path, reference_models):
+    """1.0.7 (no points) judges each saved model on its own: a transposed W and a missing file are
+    each named; the reference's files pass."""
+    bad = tmp_path / "svm_best_model.pt"
+    torch.save({"W": torch.zeros(10, 3073)}, bad)
+    g = grade({"linear_classifier.py": SOLUTIONS / "linear_classifier.py", "svm_best_model.pt": bad},
+              parts=["linear_classifier"], checks=["public_saved_models"])
+    text = g.output("public_saved_models")
+    assert g.outcome("public_saved_models") == "failed"
+    assert "svm_best_model.pt: W should be a tensor of shape (3073, 10)" in text and "shape (10, 3073)" in text
+    assert "softmax_best_model.pt was not found in your submission" in text
+    g = grade({"linear_classifier.py": SOLUTIONS / "linear_classifier.py", **reference_models},
+              parts=["linear_classifier"], checks=["public_saved_models"])
+    assert g.outcome("public_saved_models") == "passed"
+
+
 # --- the stricter speed floor of a grader with a GPU ------------------------------------------------
 # This machine has no GPU. The tests below stand the CPU in for the GPU (the staged inputs and the
 # elapsed-time measurement are the same code; synchronising a CPU is a no-op), and ask for a real

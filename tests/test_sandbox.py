@@ -987,3 +987,15 @@ def test_a_probe_the_grader_does_not_have_is_the_grader_s_error_not_the_student_
             s.probe("nowhere.to_be_found")
         assert not isinstance(info.value, StudentCodeError)
         assert s.call("f") == 1  # the session carries on
+
+
+def test_the_autograd_hint_says_autograd_was_off_only_when_the_grader_switched_it_off():
+    from grader import hints
+
+    message = "element 0 of tensors does not require grad and does not have a grad_fn"
+    where = '  File "m.py", line 7, in step\n    loss.backward()\n'
+    off = hints.device_or_dtype_hint(message, where, autograd_off=True)
+    on = hints.device_or_dtype_hint(message, where, autograd_off=False)
+    assert "switched off" in off and "line 7: `loss.backward()`" in off
+    assert "switched off" not in on and "does not depend on anything that requires a gradient" in on
+    assert "line 7: `loss.backward()`" in on
