@@ -32,18 +32,24 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="student self-check: run the public checks and print a table")
     c.add_argument("submission", nargs="?", type=Path, default=Path("."), help="folder with your files (default: .)")
-    c.add_argument("--part", action="append", help="check only this part: its number (1-4) or name (repeatable)")
+    c.add_argument("--part", action="append", help="check only this part: its number or name (repeatable)")
     c.add_argument("--data-root", type=Path)
 
     if solutions_dir().is_dir():  # the reference is here: an instructor's checkout
         d = sub.add_parser("demo", help="grade the bundled reference solution and print the result")
         d.add_argument("--results", type=Path, default=Path("results.json"))
         d.add_argument("--stubs", action="store_true", help="grade the untouched student stubs instead")
+        d.add_argument("--part", action="append", help="grade only this part: its number or name (repeatable)")
         d.add_argument("--data-root", type=Path)
 
     if _ships("release"):
         r = sub.add_parser("release", help="generate assignment/ from solutions/")
         r.add_argument("--check", action="store_true", help="fail if assignment/ differs from what would be generated")
+
+    if _ships("scaffold"):
+        n = sub.add_parser("new-part", help="scaffold a new part: reference, notebook, checks, tests; then release")
+        n.add_argument("name", help="the module students write, a lowercase identifier (e.g. decision_trees)")
+        n.add_argument("--title", help='the title after "Part N: " (default: from the name)')
 
     if _ships("package"):
         b = sub.add_parser("build-autograder", help="build the Gradescope autograder zip")
@@ -91,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     if cmd == "release":
         from grader.release import main as release_main
         return release_main(args)
+    if cmd == "new-part":
+        from grader.scaffold import main as new_part_main
+        return new_part_main(args)
     if cmd == "build-autograder":
         from grader.package import build_autograder_main
         return build_autograder_main(args)

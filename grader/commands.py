@@ -245,12 +245,18 @@ def check(args: argparse.Namespace) -> int:
 def demo(args: argparse.Namespace) -> int:
     """Grade the bundled reference solution (or the untouched stubs) and print the result."""
     from grader.demo import build_submission
+    from grader.registry import resolve_parts
 
-    folder = build_submission(stubs=args.stubs, data_root=args.data_root)
+    try:
+        parts = resolve_parts(getattr(args, "part", None))
+    except UnknownCheck as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    folder = build_submission(stubs=args.stubs, data_root=args.data_root, parts=parts)
     print(f"grading {'the student stubs' if args.stubs else 'the reference solution'} in {folder}",
           file=sys.stderr)
     try:
-        run = grade_to_file(folder, args.results, data_root=args.data_root, progress=_progress)
+        run = grade_to_file(folder, args.results, parts=parts, data_root=args.data_root, progress=_progress)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     if run is not None:

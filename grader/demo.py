@@ -75,8 +75,9 @@ def _builders() -> dict[str, tuple[Part, Callable[..., object] | None]]:
     return {part.name: (part, part.build_artifacts) for part in ordered_parts()}
 
 
-def build_submission(*, stubs: bool = False, data_root: Path | None = None) -> Path:
-    """A folder holding the default submission; returns its path."""
+def build_submission(*, stubs: bool = False, data_root: Path | None = None, parts: list[str] | None = None) -> Path:
+    """A folder holding the default submission; returns its path. ``parts`` (names of declared parts):
+    build the artifacts of only these parts (all when None)."""
     if stubs:
         folder = cache_root() / "stubs"
         shutil.rmtree(folder, ignore_errors=True)
@@ -89,7 +90,7 @@ def build_submission(*, stubs: bool = False, data_root: Path | None = None) -> P
     for f in solutions_dir().glob("*.py"):
         shutil.copy(f, folder / f.name)
     for name, (part, build) in sorted(_builders().items()):
-        if build is None:
+        if build is None or (parts is not None and name not in parts):
             continue
         cached = cache_root() / f"{name}-{_key(part, data_root)}"
         with open(cache_root() / f".{name}.lock", "w") as lock:

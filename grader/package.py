@@ -48,7 +48,10 @@ CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 # Dependencies of the CUDA builds of torch that a CPU build does not have.
 _CUDA_ONLY = ("nvidia-", "cuda-", "triton")
 # Instructor tools, of no use to students.
-_INSTRUCTOR_ONLY = {"grader/release.py", "grader/package.py", "grader/batch.py", "grader/report.py"}
+_INSTRUCTOR_ONLY = {"grader/release.py", "grader/package.py", "grader/batch.py", "grader/report.py",
+                    "grader/scaffold.py"}
+# Folders of the package students never get: the hidden checks, and the templates of `new-part`.
+_NOT_FOR_STUDENTS = ("grader/checks/", "grader/templates/")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".git", ".venv", "data", ".grader-cache"}
 _SKIP_SUFFIXES = {".pyc", ".pyo", ".pt", ".pth", ".npz", ".npy", ".pkl", ".pickle", ".zip", ".gz", ".tar"}
@@ -344,7 +347,7 @@ def student_bundle_files(root: Path = ROOT) -> dict[str, Path | bytes]:
     files: dict[str, Path | bytes] = {}
     files.update(_tree(assignment, assignment))
     for arc, path in _tree(root / "grader", root).items():
-        if arc.startswith("grader/checks/") or arc in _INSTRUCTOR_ONLY:
+        if arc.startswith(_NOT_FOR_STUDENTS) or arc in _INSTRUCTOR_ONLY:
             continue
         files[arc] = path
     # An empty stand-in keeps `import grader.checks` and `pip install .` working.
