@@ -1,28 +1,62 @@
-"""Helpers for the assignment notebooks: seeding, gradient checks, data, plots.
+"""Helpers for the assignment notebooks: seeding, gradient checks, data, plots, the self-check.
 
 Nothing to implement here. Import what you need in a notebook with e.g.
 ``from helpers import reset_seed, rel_error, grad_check_sparse``.
+
+Run lengths: the notebooks size their training runs with ``budget(full, smoke=...)``; when
+you run a notebook, ``budget`` returns ``full``. The course's test suite sets the environment variable
+``NOTEBOOK_SMOKE=1`` to execute every notebook quickly from start to end; then ``budget``
+returns the ``smoke`` value and the data loaders keep only the first few hundred images of
+each split (``SMOKE_SIZES``). Leave ``NOTEBOOK_SMOKE`` unset.
 """
 
+import importlib.util
+import os
 import random
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import torch
 
 __all__ = [
+    "SMOKE",
+    "SMOKE_SIZES",
+    "budget",
     "reset_seed",
     "rel_error",
     "compute_numeric_gradient",
     "grad_check_sparse",
     "get_cifar10_data",
+    "get_mnist_data",
     "plot_templates",
     "plot_grid",
+    "self_check",
     "CIFAR10_CLASSES",
 ]
+
+#: True when the test suite runs the notebooks in smoke-test mode (``NOTEBOOK_SMOKE=1``).
+SMOKE = os.environ.get("NOTEBOOK_SMOKE") == "1"
+#: Images kept per split by the data loaders in smoke-test mode.
+SMOKE_SIZES = {"train": 600, "val": 300, "test": 1000}
+
+# Where this file is: the folder of the notebooks and of the files you write.
+_HERE = Path(__file__).resolve().parent
 
 CIFAR10_CLASSES = (
     "plane", "car", "bird", "cat", "deer",
     "dog", "frog", "horse", "ship", "truck",
 )
+
+
+def budget(full, *, smoke):
+    """How long to run something: ``full`` normally, ``smoke`` in the test suite's smoke test.
+
+    E.g. ``NUM_STEPS = budget(1500, smoke=40)`` trains 1500 steps when you run the notebook,
+    and 40 when the test suite executes it with ``NOTEBOOK_SMOKE=1``.
+    """
+    return smoke if SMOKE else full
 
 
 def reset_seed(number):
@@ -131,6 +165,30 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-7):
     return worst
 
 
+def _data_module():
+    """``grader.data``, the loaders the grader itself uses, or an ImportError that says what to do."""
+    try:
+        from grader import data
+    except ModuleNotFoundError as exc:
+        if exc.name != "grader":
+            raise
+        raise ImportError(
+            "the data loaders live in the grader package, which Python cannot import here: unzip the "
+            "whole bundle so that the folder grader/ sits next to this notebook (and helpers.py)"
+        ) from exc
+    return data
+
+
+def _load(loader, **options):
+    """``grader.data.<loader>(**options)``, each split cut to ``SMOKE_SIZES`` in smoke-test mode."""
+    data = getattr(_data_module(), loader)(**options)
+    if SMOKE:
+        for split, size in SMOKE_SIZES.items():
+            data["X_" + split] = data["X_" + split][:size]
+            data["y_" + split] = data["y_" + split][:size]
+    return data
+
+
 def get_cifar10_data(
     root=None,
     *,
@@ -152,26 +210,43 @@ def get_cifar10_data(
 
     Inputs:
     - root: folder holding the data, or None to let the loader look in the
-      usual places (and use the offline sample when nothing else is there).
+      usual places ($GRADER_DATA, then ~/.cache/grader/data, where
+      ``python -m grader download-data`` puts it).
     - bias_trick: bool, append the column of ones.
     - dtype: torch dtype of the X tensors.
     - validation_ratio: float, the fraction of the training images held out
       for validation.
     - seed: int, the seed of the train/validation split.
-    - flatten: bool, flatten each image into a row vector.
+    - flatten: bool, flatten each image into a row vector; False keeps the
+      shape (N, 3, 32, 32) (then bias_trick must be False).
     - device: where to put the tensors, e.g. "cpu" or "cuda".
     """
-    from grader import data  # imported here: only this function needs it
+    return _load("preprocess_cifar10", root=root, bias_trick=bias_trick, dtype=dtype,
+                 validation_ratio=validation_ratio, seed=seed, flatten=flatten, device=device)
 
-    return data.preprocess_cifar10(
-        root=root,
-        bias_trick=bias_trick,
-        dtype=dtype,
-        validation_ratio=validation_ratio,
-        seed=seed,
-        flatten=flatten,
-        device=device,
-    )
+
+def get_mnist_data(root=None, *, dtype=torch.float32, validation_ratio=0.1, seed=0, flatten=True, device="cpu"):
+    """Load MNIST: pixels scaled to [0, 1], a seeded train/validation split.
+
+    Returns a dict with the keys 'X_train', 'y_train', 'X_val', 'y_val',
+    'X_test', 'y_test' (and 'profile': "full" for the full dataset, 54,000 /
+    6,000 / 10,000 images, or "sample" for the offline sample, 9,000 / 1,000 /
+    10,000). With the defaults, each X is a float32 tensor of shape (N, 784),
+    one flattened 28x28 image a row; each y is an int64 tensor of shape (N,)
+    holding the digit.
+
+    Inputs:
+    - root: folder holding the data, or None to let the loader look in the
+      usual places (as for get_cifar10_data).
+    - dtype: torch dtype of the X tensors.
+    - validation_ratio: float, the fraction of the training images held out
+      for validation.
+    - seed: int, the seed of the train/validation split.
+    - flatten: bool, flatten each image; False keeps the shape (N, 1, 28, 28).
+    - device: where to put the tensors, e.g. "cpu" or "cuda".
+    """
+    return _load("preprocess_mnist", root=root, dtype=dtype, validation_ratio=validation_ratio, seed=seed,
+                 flatten=flatten, device=device)
 
 
 def plot_templates(W, classes=CIFAR10_CLASSES):
@@ -238,3 +313,52 @@ def plot_grid(results, title="validation accuracy"):
     ax.margins(0.2)
     fig.tight_layout()
     return fig
+
+
+_UNZIP_HINT = (
+    "The checker (the folder grader/ of the assignment's bundle) is not next to your files in {folder}.\n"
+    "Unzip the whole bundle so that grader/ sits next to this notebook (and helpers.py), then run this cell "
+    "again; on Colab, upload the unzipped folder and `%cd` into it first."
+)
+_MISSING_RE = re.compile(r"No module named '?([\w.]+)'?\s*$")
+
+
+def self_check(part, folder=None):
+    """Run the public checks of one part on your saved files and print the table.
+
+    The same as ``python -m grader check --part PART FOLDER`` in a terminal: the
+    checker runs in a separate Python process, on the files as they are saved on
+    disk (save your .py file first), never on what this notebook defined. It
+    prints its progress, then the table of points and a message for each check
+    that did not pass. These are the public checks only: the autograder runs
+    more.
+
+    Inputs:
+    - part: the part's name, e.g. "linear_classifier", or its number, e.g. 1.
+    - folder: the folder holding your files; by default the one holding this
+      helpers.py, i.e. the notebook's.
+    """
+    folder = Path(folder).resolve() if folder is not None else _HERE
+    if not (folder / "grader" / "__main__.py").is_file() and importlib.util.find_spec("grader") is None:
+        print(_UNZIP_HINT.format(folder=folder))
+        return
+    command = [sys.executable, "-m", "grader", "check", "--part", str(part), str(folder)]
+    env = dict(os.environ, PYTHONIOENCODING="utf-8", PYTHONUNBUFFERED="1")
+    last = ""
+    with subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          encoding="utf-8", errors="replace") as proc:
+        try:
+            for line in proc.stdout:  # as it comes, so that the progress shows while the checks run
+                print(line, end="", flush=True)
+                last = line.strip() or last
+        finally:
+            if proc.poll() is None:  # interrupted: stop the checker too
+                proc.kill()
+    missing = _MISSING_RE.search(last) if proc.returncode else None
+    if missing and missing.group(1).split(".")[0] == "grader":
+        print(_UNZIP_HINT.format(folder=folder))
+    elif missing:
+        print(f"\nThe checker needs the package {missing.group(1)!r}: install what STUDENT_README.md lists "
+              "(its set-up section), then run this cell again.")
+    elif proc.returncode:
+        print(f"\nThe checker stopped with exit status {proc.returncode}; the lines above say why.")
