@@ -79,7 +79,7 @@ def grade_to_file(submission: Path, results_path: Path, *, parts: list[str] | No
     owned_zygote = None
     scratch = None
     try:
-        from grader.sandbox import Zygote
+        from grader.sandbox import start_zygote
 
         from grader import data as gdata
 
@@ -87,7 +87,7 @@ def grade_to_file(submission: Path, results_path: Path, *, parts: list[str] | No
         hidden = hidden_paths() + gdata.answer_key_folders(data_root)
         if zygote is None:
             # before any secret is imported: forked children share torch only
-            zygote = owned_zygote = Zygote(hidden_paths=hidden)
+            zygote = owned_zygote = start_zygote(hidden)
         from grader import runner, submission as intake
         from grader.errors import SubmissionError
         from grader.registry import PARTS, load_checks
@@ -117,6 +117,7 @@ def grade_to_file(submission: Path, results_path: Path, *, parts: list[str] | No
         if limits is not None:
             options.limits = limits
         run = runner.run(selected, files, options, hidden_paths=hidden, zygote=zygote)
+        run.sandbox = str(getattr(zygote, "description", ""))
         lines = [_summary(run)]
         for pf in files.values():
             if pf.problem:
@@ -167,7 +168,7 @@ def format_table(run: RunResult, *, details: bool = True, local: bool = False) -
             rows.append(("", f"{title}: subtotal", f"{sum(c.score for c in checks):g}/"
                                                    f"{sum(c.max_score for c in checks):g}", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = []
+    lines = [f"Sandbox: {run.sandbox}", ""] if local and run.sandbox else []
     for i, r in enumerate(rows):
         lines.append("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
         if i == 0 or i in subtotal_rows:

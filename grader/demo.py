@@ -6,7 +6,6 @@ source and data profile, so the demo trains once per machine.
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import tempfile
@@ -94,7 +93,7 @@ def build_submission(*, stubs: bool = False, data_root: Path | None = None, part
             continue
         cached = cache_root() / f"{name}-{_key(part, data_root)}"
         with open(cache_root() / f".{name}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test workers build once, the others wait
+            _lock_exclusively(lock)  # parallel test workers build once, the others wait
             if not all((cached / a).is_file() for a in part.artifacts):
                 print(f"{part.title}: building the reference's artifacts once (cached for later runs)...",
                       file=sys.stderr)
@@ -106,3 +105,20 @@ def build_submission(*, stubs: bool = False, data_root: Path | None = None, part
             shutil.copy(cached / a, folder / a)
     os.chmod(folder, 0o755)
     return folder
+
+
+def _lock_exclusively(f: Any) -> None:
+    """Hold an exclusive lock on the open file ``f`` until it is closed (flock on POSIX, the C
+    runtime's byte-range lock on Windows)."""
+    try:
+        import fcntl
+    except ImportError:
+        import msvcrt
+
+        while True:
+            try:
+                msvcrt.locking(f.fileno(), msvcrt.LK_LOCK, 1)  # type: ignore[attr-defined]
+                return
+            except OSError:  # LK_LOCK gives up after 10 s: keep waiting
+                continue
+    fcntl.flock(f, fcntl.LOCK_EX)

@@ -55,6 +55,7 @@ class RunResult:
     execution_time: float = 0.0
     leaderboard: list[dict[str, Any]] = field(default_factory=list)
     datasets: list[str] = field(default_factory=list)  # the datasets some check asked for, in order
+    sandbox: str = ""  # how student code was run (the session backend and its isolation), for the table
 
     @property
     def score(self) -> float:

@@ -20,7 +20,6 @@ import gc
 import json
 import itertools
 import os
-import pwd
 import shutil
 import signal
 import socket
@@ -53,6 +52,57 @@ UNPRIVILEGED_USER = "nobody"
 #: The interpreter is checked with ``nobody`` (such ids have the same access: "others").
 SESSION_UID_BASE = 1_500_000_000
 _session_slots = itertools.count()
+
+
+def is_root() -> bool:
+    """Whether the grader runs as root (never on Windows, which has no such user)."""
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+#: ``GRADER_SANDBOX=portable`` (or ``linux``) forces a backend instead of the automatic choice.
+BACKEND_VARIABLE = "GRADER_SANDBOX"
+
+
+def _linux_backend_missing() -> str:
+    """What the Linux backend needs and this system lacks, in words ("" when nothing is missing)."""
+    if not sys.platform.startswith("linux"):
+        return f"this is {sys.platform}, not Linux"
+    missing = [name for name in ("fork", "setsid", "killpg", "getpgid") if not hasattr(os, name)]
+    missing += [f"socket.{name}" for name in ("AF_UNIX", "send_fds", "recv_fds") if not hasattr(socket, name)]
+    for module in ("pwd", "fcntl", "resource", "termios"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(f"the {module} module")
+    if not os.path.exists("/proc/self/status"):
+        missing.append("/proc")
+    if len(missing) > 4:
+        return ", ".join(missing[:4]) + f" and {len(missing) - 4} more"
+    return ", ".join(missing)
+
+
+def backend() -> tuple[str, str]:
+    """The session backend this system gets: ``("linux", "")`` where the Linux one's facilities are all
+    there (fork, /proc, Unix sockets that carry descriptors, pwd/fcntl/resource), else ``("portable",
+    why)``; ``$GRADER_SANDBOX`` forces one (``portable`` everywhere, ``linux`` to fail loudly)."""
+    forced = os.environ.get(BACKEND_VARIABLE, "").strip().lower()
+    if forced == "portable":
+        return "portable", f"{BACKEND_VARIABLE}=portable"
+    missing = _linux_backend_missing()
+    if forced == "linux" or not missing:
+        return "linux", ""
+    return "portable", f"missing here: {missing}"
+
+
+def start_zygote(hidden_paths: Sequence[Path] = (), *, mode: str = "auto") -> Any:
+    """What starts the sessions of a run: the Linux :class:`Zygote`, or the portable backend's
+    :class:`grader.sandbox_portable.Spawner` where the Linux one cannot run (see :func:`backend`)."""
+    kind, why = backend()
+    if kind == "portable":
+        from grader.sandbox_portable import Spawner
+
+        return Spawner(reason=why)
+    return Zygote(mode=mode, hidden_paths=hidden_paths)
 
 
 def session_uid() -> int:
@@ -126,7 +176,7 @@ def check_unprivileged_interpreter() -> None:
 def protect(paths: list[Path]) -> list[Path]:
     """As root, make secret paths unreadable by other users; returns the paths changed."""
     changed: list[Path] = []
-    if os.geteuid() != 0:
+    if not is_root():
         return changed
     for path in paths:
         try:
@@ -171,6 +221,19 @@ class Zygote:
         self._ctl: socket.socket | None = None
         self._lock = threading.Lock()
         self._start()
+
+    @property
+    def session_class(self) -> type["StudentSession"]:
+        return StudentSession
+
+    @property
+    def description(self) -> str:
+        """The isolation in force, in a line (the first of the self-check's table)."""
+        if is_root():
+            return ("Linux: each check runs in a process of its own, as a user of its own, in its own PID and "
+                    "network namespaces, with resource limits and a system-call filter")
+        return ("Linux: each check runs in a process group of its own, with resource limits and a system-call "
+                "filter, as you (the grader is not root, so it cannot switch users)")
 
     def _secrets_loaded(self) -> bool:
         roots = [str(p.resolve()) for p in self.hidden_paths]
@@ -261,7 +324,18 @@ class Sandbox:
         self._uid: int | None = None
         self._gid: int | None = None
         self.isolated = False
-        if os.geteuid() == 0:
+        self._owns_zygote = zygote is None
+        self.zygote = zygote or start_zygote(self.hidden_paths, mode=mode)
+        self.portable = not isinstance(self.zygote, Zygote)
+        if self.portable and is_root() and os.environ.get(BACKEND_VARIABLE, "").strip().lower() != "portable":
+            self.close()
+            raise SandboxUnavailable(
+                "The grader runs as root but this system lacks what the Linux sandbox needs "
+                f"({getattr(self.zygote, 'reason', '')}); the portable backend cannot run student code as another user. "
+                f"Grade on Linux with /proc, or set {BACKEND_VARIABLE}=portable to run without that isolation.")
+        if is_root() and not self.portable:
+            import pwd
+
             check_unprivileged_interpreter()
             pw = pwd.getpwnam(UNPRIVILEGED_USER)
             self._uid, self._gid = pw.pw_uid, pw.pw_gid
@@ -276,14 +350,15 @@ class Sandbox:
             for name in files:
                 os.chmod(os.path.join(root, name), 0o644)
         self._imports: dict[str, _ImportOutcome] = {}
-        self._cpu_root = _cgroup_root()  # where sessions get a control group for CPU accounting, if anywhere
-        self._owns_zygote = zygote is None
-        self.zygote = zygote or Zygote(mode=mode, hidden_paths=self.hidden_paths)
+        # where sessions get a control group for CPU accounting, if anywhere
+        self._cpu_root = None if self.portable else _cgroup_root()
 
     def close(self) -> None:
         if self._owns_zygote:
             self.zygote.close()
-        shutil.rmtree(self._scratch, ignore_errors=True)
+        scratch = getattr(self, "_scratch", None)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
     def __enter__(self) -> "Sandbox":
         return self
@@ -298,7 +373,7 @@ class Sandbox:
         known = self._imports.get(module)
         if known is not None and known.error is not None:
             raise known.error
-        s = StudentSession(self, module, seed=seed, limits=limits or self.limits)
+        s = self.zygote.session_class(self, module, seed=seed, limits=limits or self.limits)
         try:
             s._start()
         except StudentImportError as exc:
@@ -393,6 +468,11 @@ class StudentSession:
         # still runs unprivileged, contained by its process group and the sandbox's subreaper
         self.isolated = len(fields) > 2 and fields[2] == "1"
         self.private_tmp = len(fields) > 4 and fields[4] == "1"
+        self._await_import()
+
+    def _await_import(self) -> None:
+        """The child's first reply: the student's module imported, or why not."""
+        lim = self.limits
         deadline = time.monotonic() + lim.import_timeout
         try:
             reply = self._receive(deadline, what=f"importing {self.module}.py")
@@ -490,6 +570,8 @@ class StudentSession:
 
     def _drain_output(self, timeout: float = 1.0) -> None:
         """Wait until what the child wrote before its last reply has been read from the pipe."""
+        if self._out_fd is None:
+            return
         import fcntl
         import termios
 
@@ -544,18 +626,27 @@ class StudentSession:
         if status < 0:
             return "stopped unexpectedly."
         if os.WIFSIGNALED(status):
-            sig = os.WTERMSIG(status)
-            names: dict[int, str] = {
-                signal.SIGSEGV: "crashed with a segmentation fault (invalid memory access, e.g. through ctypes).",
-                signal.SIGABRT: "aborted (os.abort() or a failed low-level assertion).",
-                signal.SIGXCPU: f"used more than {self.limits.cpu_seconds} s of CPU time and was stopped.",
-                signal.SIGXFSZ: f"tried to write a file larger than {self.limits.file_mb} MB and was stopped.",
-                signal.SIGKILL: "was killed (most likely it used too much memory).",
-                signal.SIGBUS: "crashed with a bus error.",
-                signal.SIGFPE: "crashed with a floating-point exception.",
-            }
-            return names.get(sig, f"was killed by signal {signal.Signals(sig).name}.")
-        code = os.WEXITSTATUS(status)
+            return self._signal_message(os.WTERMSIG(status))
+        return self._exit_message(os.WEXITSTATUS(status))
+
+    def _signal_message(self, sig: int) -> str:
+        """How the process running the student's code ended, killed by signal ``sig``."""
+        texts = {
+            "SIGSEGV": "crashed with a segmentation fault (invalid memory access, e.g. through ctypes).",
+            "SIGABRT": "aborted (os.abort() or a failed low-level assertion).",
+            "SIGXCPU": f"used more than {self.limits.cpu_seconds} s of CPU time and was stopped.",
+            "SIGXFSZ": f"tried to write a file larger than {self.limits.file_mb} MB and was stopped.",
+            "SIGKILL": "was killed (most likely it used too much memory).",
+            "SIGBUS": "crashed with a bus error.",
+            "SIGFPE": "crashed with a floating-point exception.",
+        }
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            return f"was killed by signal {sig}."
+        return texts.get(name, f"was killed by signal {name}.")
+
+    def _exit_message(self, code: int) -> str:
         return (f"ended the process (exit code {code}), e.g. through os._exit(). Do not exit the interpreter "
                 "from your code.")
 
@@ -671,9 +762,13 @@ class StudentSession:
             raise StudentTimeout(f"{what} did not return within {timeout:.0f} s. Look for an infinite loop, or "
                                  "code far slower than needed (Python loops over large tensors)." + extra,
                                  output=self.output) from None
+        self._on_reply(reply)
         if not reply.get("ok"):
             raise self._call_error(reply, what, autograd_off=msg.get("grad") is False)
         return reply
+
+    def _on_reply(self, reply: dict) -> None:
+        """A request's final reply, before it is judged (the portable backend reads more from it)."""
 
     def _call_error(self, reply: dict, what: str, *, autograd_off: bool = False) -> Exception:
         kind, etype = reply.get("kind"), str(reply.get("type"))

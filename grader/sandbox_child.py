@@ -26,7 +26,6 @@ import importlib
 import json
 import os
 import random
-import resource
 import signal
 import socket
 import sys
@@ -34,6 +33,11 @@ import threading
 import time
 import traceback
 from typing import Any, Callable
+
+try:  # absent on Windows: the portable backend (grader.sandbox_portable) then sets no kernel limits
+    import resource
+except ImportError:  # pragma: no cover - exercised by tests/test_platforms.py's simulation
+    resource = None  # type: ignore[assignment]
 
 CLONE_NEWNET = 0x40000000
 CLONE_NEWPID = 0x20000000
@@ -415,6 +419,8 @@ def _namespace_init(request: dict, call_fd: int, out_fd: int, status_fd: int, re
 
 
 def _limit(which: int, value: int) -> None:
+    if resource is None:
+        return
     try:
         soft, hard = resource.getrlimit(which)
         if hard != resource.RLIM_INFINITY:
@@ -479,12 +485,12 @@ def _child(request: dict, call_fd: int, out_fd: int, isolate: bool) -> None:
     _serve(conn, request)
 
 
-def _report_setup_failure(call_fd: int, exc: BaseException) -> None:
+def _report_setup_failure(channel: int | socket.socket, exc: BaseException) -> None:
     try:
         from grader import wire
 
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]
-        conn = socket.socket(fileno=call_fd)
+        conn = channel if isinstance(channel, socket.socket) else socket.socket(fileno=channel)
         wire.send_frame(conn, wire.dumps({"ok": False, "phase": "import", "kind": "grader", "type": type(exc).__name__,
                                           "message": f"the sandbox could not be set up: {type(exc).__name__}: {exc}",
                                           "traceback": text}))
@@ -739,13 +745,19 @@ def _grader_function(link: tuple[socket.socket, threading.Lock, Any], index: int
     return grader_function
 
 
-def _resolve(value: Any, module: Any, fds: list[int], link: tuple[socket.socket, threading.Lock, Any]) -> Any:
-    """The parent's markers made real: module attributes, tensors shared with the parent, and
-    the parent's functions (callbacks) and objects made of them."""
+def _resolve(value: Any, module: Any, fds: list[int], link: tuple[socket.socket, threading.Lock, Any],
+             watched: list[Any] | None = None) -> Any:
+    """The parent's markers made real: module attributes, tensors shared with the parent (or, where
+    no memory can be shared, sent by value and sent back after the call: ``watched``), and the
+    parent's functions (callbacks) and objects made of them."""
     t = type(value)
     if t is dict:
         if set(value) == {"__attr__"}:
             return getattr(module, value["__attr__"])
+        if set(value) == {"__watched__", "tensor"} and watched is not None:
+            tensor = value["tensor"].clone()
+            watched.append(tensor)
+            return tensor
         if set(value) == {"__shared__", "dtype", "shape"}:
             from grader import wire
 
@@ -756,9 +768,9 @@ def _resolve(value: Any, module: Any, fds: list[int], link: tuple[socket.socket,
         if set(value) == {"__callback_object__", "methods"}:
             methods = {name: staticmethod(_grader_function(link, int(i))) for name, i in value["methods"].items()}
             return type(str(value["__callback_object__"]), (), {"__module__": "grader", **methods})()
-        return {k: _resolve(v, module, fds, link) for k, v in value.items()}
+        return {k: _resolve(v, module, fds, link, watched) for k, v in value.items()}
     if t in (list, tuple):
-        items = [_resolve(v, module, fds, link) for v in value]
+        items = [_resolve(v, module, fds, link, watched) for v in value]
         return items if t is list else tuple(items)
     return value
 
@@ -787,9 +799,10 @@ def _serve(conn: socket.socket, request: dict) -> None:
     staged_sets: set[str] = set()  # staged names that hold several argument sets
     kept: list[Any] = []  # results of the last timed call made with keep=True
     lock = threading.Lock()  # the connection, shared with the stand-ins of the grader's functions
+    carries_fds = not request.get("portable")  # a TCP connection (portable backend) carries no descriptors
     while True:
         fds: list[int] = []
-        data = wire.recv_frame(conn, fds=fds)
+        data = wire.recv_frame(conn, fds=fds if carries_fds else None)
         if data is None:
             return
         msg = wire.loads(data)
@@ -798,8 +811,9 @@ def _serve(conn: socket.socket, request: dict) -> None:
             _seed(int(msg.get("seed", 0)))
             try:
                 link = (conn, lock, msg.get("request"))
-                args = _resolve(msg.get("args", ()), module, fds, link)
-                kwargs = _resolve(msg.get("kwargs", {}), module, fds, link)
+                watched: list[Any] = []  # Watched inputs sent by value: sent back after the call
+                args = _resolve(msg.get("args", ()), module, fds, link, watched)
+                kwargs = _resolve(msg.get("kwargs", {}), module, fds, link, watched)
             finally:
                 for fd in fds:  # sent but not (or not yet) mapped
                     if fd >= 0:
@@ -874,6 +888,8 @@ def _serve(conn: socket.socket, request: dict) -> None:
             elapsed = time.process_time() - t0
             reply = {"ok": True, "value": wire.to_wire(result) if msg.get("want_value", True) else None,
                      "child_cpu": elapsed}
+            if watched:
+                reply["watched"] = [wire.compact(t.detach()) for t in watched]
         except BaseException as exc:  # noqa: BLE001
             reply = _error_reply(exc, code_dir)
         _flush()
@@ -920,5 +936,60 @@ def _flush() -> None:
             pass
 
 
+# --------------------------------------------------------------------------- portable backend
+
+
+def portable_main(address: str) -> None:
+    """A child of the portable backend (see :mod:`grader.sandbox_portable`): a fresh interpreter that
+    imports torch, connects back to the parent over TCP on the loopback interface (proving itself
+    with the token read from stdin), then waits for the one session it will serve."""
+    host, port = address.rsplit(":", 1)
+    token = sys.stdin.readline().strip()
+    preload()  # before connecting: a connected child is a ready one, whose baseline memory the parent reads
+    conn = socket.create_connection((host, int(port)))
+    conn.sendall(token.encode() + b"\n")
+    from grader import wire
+
+    data = wire.recv_frame(conn)
+    if data is None:
+        return
+    request = wire.loads(data)
+    try:
+        _set_up_portable(request)
+    except BaseException as exc:  # noqa: BLE001 - reported as the grader's, then the child ends
+        _report_setup_failure(conn, exc)
+        os._exit(70)
+    _serve(conn, request)
+
+
+def _set_up_portable(request: dict) -> None:
+    """What the portable child can do on any system: its own folder, the student's code first on
+    the path, a clean environment for the student's code, and the kernel limits the system has."""
+    workdir = str(request["workdir"])
+    os.chdir(workdir)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    sys.stdin = open(0, "r", closefd=False)
+    if resource is not None:
+        if sys.platform.startswith("linux"):  # elsewhere RLIMIT_AS is not enforced (macOS) or refused
+            baseline = status_bytes("VmSize:")
+            if baseline is not None and not request.get("gpu"):
+                _limit(resource.RLIMIT_AS, baseline + int(request["memory_bytes"]))
+        _limit(resource.RLIMIT_FSIZE, int(request["file_bytes"]))
+        _limit(resource.RLIMIT_CORE, 0)
+        _limit(resource.RLIMIT_CPU, int(request["cpu_seconds"]))
+    for name in ("TMPDIR", "TEMP", "TMP", "HOME"):
+        os.environ[name] = workdir
+    os.environ.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg"})
+    code_dir = str(request["code_dir"])
+    sys.path[:] = [code_dir] + [p for p in sys.path if p and os.path.isabs(p) and not p.startswith(code_dir)
+                                and p != os.getcwd()]
+    sys.argv = ["student"]
+
+
 if __name__ == "__main__":
-    zygote_main(int(sys.argv[1]))
+    if sys.argv[1] == "--portable":
+        portable_main(sys.argv[2])
+    else:
+        zygote_main(int(sys.argv[1]))

@@ -9,7 +9,6 @@ replaced in the child by an :class:`Opaque` description, which the parent report
 """
 from __future__ import annotations
 
-import fcntl
 import io
 import mmap
 import os
@@ -22,6 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import torch
+
+try:  # absent on Windows, where Watched tensors travel by value (see Watched)
+    import fcntl
+except ImportError:  # pragma: no cover - exercised by tests/test_platforms.py's simulation
+    fcntl = None  # type: ignore[assignment]
 
 HEADER = struct.Struct("!Q")
 MAX_FRAME = 512 * 1024 * 1024
@@ -64,8 +68,11 @@ class Watched:
     with the request), so whether the student's code wrote into its input is read by the parent
     from that memory after the call, not reported by code running next to the student's. The
     memory's size is sealed: the child can write into it but never shrink it under the parent.
-    Use it as an argument of ``call``/``probe``; afterwards ``modified()`` says whether any byte
-    changed and ``current()`` is a copy of what the tensor holds now. CPU tensors only.
+    Where no descriptors can be passed (the portable backend, see :mod:`grader.sandbox_portable`)
+    the tensor travels by value and the child sends back what it holds after the call
+    (:meth:`value_marker`, :meth:`receive`). Use it as an argument of ``call``/``probe``;
+    afterwards ``modified()`` says whether any byte changed and ``current()`` is a copy of what
+    the tensor holds now. CPU tensors only.
     """
 
     def __init__(self, tensor: torch.Tensor) -> None:
@@ -78,8 +85,11 @@ class Watched:
         self.nbytes = self.original.numel() * self.original.element_size()
         self.fd: int | None = None
         self._map: mmap.mmap | None = None
-        self._view: torch.Tensor | None = None
-        if self.nbytes:
+        self._view: torch.Tensor | None = None  # the shared memory's bytes, once shared
+
+    def _share(self) -> None:
+        """Put the tensor in memory shared with the child (made on first use)."""
+        if self._view is None and self.nbytes:
             self.fd = _shared_memory_fd(self.nbytes)
             self._map = mmap.mmap(self.fd, self.nbytes, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
             self._view = torch.frombuffer(self._map, dtype=torch.uint8, count=self.nbytes)
@@ -87,10 +97,24 @@ class Watched:
 
     def marker(self, fds: list[int]) -> Any:
         """What crosses in the request: a marker naming the fd (or the tensor itself when empty)."""
+        self._share()
         if self.fd is None:
             return self.original.clone()
         fds.append(self.fd)
         return {"__shared__": len(fds) - 1, "dtype": str(self.dtype).removeprefix("torch."), "shape": list(self.shape)}
+
+    def value_marker(self, watched: list["Watched"]) -> Any:
+        """What crosses where no memory is shared: the tensor itself, to be sent back after the call
+        in the order of ``watched`` (see :meth:`receive`)."""
+        watched.append(self)
+        return {"__watched__": len(watched) - 1, "tensor": self.original.clone()}
+
+    def receive(self, value: Any) -> None:
+        """What the child's copy holds after the call (read like any reply: a tensor of the same dtype
+        and shape is kept, anything else is ignored as not written)."""
+        if type(value) is not torch.Tensor or value.dtype != self.dtype or tuple(value.shape) != self.shape:
+            return
+        self._view = value.detach().contiguous().reshape(-1).view(torch.uint8).clone() if self.nbytes else None
 
     def current(self) -> torch.Tensor:
         """A copy of the tensor as the shared memory holds it now."""
@@ -199,7 +223,7 @@ def _shared_memory_fd(nbytes: int) -> int:
     """A descriptor of ``nbytes`` of memory to share with the child: a memfd whose size is sealed
     (Linux), else an unlinked temporary file (systems without memfd, where the grader offers no
     security boundary anyway)."""
-    if hasattr(os, "memfd_create") and hasattr(fcntl, "F_ADD_SEALS"):
+    if hasattr(os, "memfd_create") and fcntl is not None and hasattr(fcntl, "F_ADD_SEALS"):
         fd = os.memfd_create("grader-watched", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
         os.ftruncate(fd, nbytes)
         fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)
@@ -422,14 +446,18 @@ def _fits_storage(t: torch.Tensor) -> bool:
         return False
 
 
-def encode_args(value: Any, fds: list[int] | None = None, callbacks: list[Any] | None = None) -> Any:
+def encode_args(value: Any, fds: list[int] | None = None, callbacks: list[Any] | None = None,
+                watched: list[Watched] | None = None) -> Any:
     """Parent side: arguments for the child. ``Attr``, ``Watched``, ``Callback`` and
     ``CallbackObject`` become markers the child resolves; a ``Watched`` tensor's fd is appended
-    to ``fds`` (sent with the request), a callback's function to ``callbacks`` (served by the
-    parent while the request runs)."""
+    to ``fds`` (sent with the request), or with a list as ``watched`` the tensor goes by value and
+    is appended there (see :meth:`Watched.value_marker`); a callback's function goes to
+    ``callbacks`` (served by the parent while the request runs)."""
     if isinstance(value, Attr):
         return {"__attr__": value.name}
     if isinstance(value, Watched):
+        if watched is not None:
+            return value.value_marker(watched)
         if fds is None:
             raise ValueError("a Watched argument needs a request that carries file descriptors")
         return value.marker(fds)
@@ -440,10 +468,10 @@ def encode_args(value: Any, fds: list[int] | None = None, callbacks: list[Any] |
     if type(value) is torch.Tensor:
         return compact(value)
     if type(value) in (list, tuple):
-        items = [encode_args(v, fds, callbacks) for v in value]
+        items = [encode_args(v, fds, callbacks, watched) for v in value]
         return items if type(value) is list else tuple(items)
     if type(value) is dict:
-        return {k: encode_args(v, fds, callbacks) for k, v in value.items()}
+        return {k: encode_args(v, fds, callbacks, watched) for k, v in value.items()}
     return value
 
 
