@@ -52,7 +52,9 @@ def _data_lines(needed: list[str], data_root: Path | None) -> list[str]:
 
     for name in needed:
         try:
-            lines.append(data.describe(data.locate(name, data_root)))
+            location = data.locate(name, data_root)
+            lines.append(data.describe(location))
+            lines += [f"Note: {note}." for note in data.passed_over(location, data_root)]
         except DataNotFoundError as exc:
             lines.append(f"Data: {name} not found ({exc}).")
     return lines
@@ -253,7 +255,21 @@ def demo(args: argparse.Namespace) -> int:
     except UnknownCheck as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    folder = build_submission(stubs=args.stubs, data_root=args.data_root, parts=parts)
+    from grader.errors import DataNotFoundError
+
+    from grader import data
+    from grader.registry import ordered_parts
+
+    try:
+        for part in ordered_parts():  # every dataset the demo's checks score on, looked for up front
+            for name in part.datasets if parts is None or part.name in parts else ():
+                data.locate(name, args.data_root)
+        folder = build_submission(stubs=args.stubs, data_root=args.data_root, parts=parts)
+    except DataNotFoundError as exc:  # the reference is trained and scored on real data: say how to get it
+        message = f"The demo needs the datasets its checks train and score on. {exc}"
+        results.write_json(results.error_document("(the demo's data was not found)", message), args.results)
+        print(f"demo: {message}\n\nresults written to {os.fspath(args.results)}", file=sys.stderr)
+        return 1
     print(f"grading {'the student stubs' if args.stubs else 'the reference solution'} in {folder}",
           file=sys.stderr)
     try:

@@ -283,6 +283,29 @@ def locate(dataset: str, explicit: str | os.PathLike[str] | None = None, *,
     raise DataNotFoundError("\n".join(lines))
 
 
+def passed_over(location: DataLocation, explicit: str | os.PathLike[str] | None = None) -> list[str]:
+    """The folders asked for (``--data-root``, ``$GRADER_DATA``) that ``location`` is not in, each
+    with why it was not used: a folder named on purpose and then replaced by another is said, not
+    hidden."""
+    asked = [("--data-root", Path(explicit).expanduser())] if explicit is not None and str(explicit) != "" else []
+    asked += [("GRADER_DATA", Path(part.strip()).expanduser())
+              for part in os.environ.get("GRADER_DATA", "").split(os.pathsep) if part.strip()]
+    notes = []
+    for label, root in asked:
+        root = root.absolute()
+        if root == location.root:
+            return []  # a folder asked for was used
+        if not root.exists():
+            why = "does not exist"
+        else:
+            held = _probe(location.dataset, root)
+            why = (f"holds only the {held.profile} profile" if held is not None
+                   else f"holds no {_layout_hint(location.dataset)}")
+        notes.append(f"{label} names {root}, which {why}, so {_DISPLAY[location.dataset]} was read from "
+                     f"{location.root} instead")
+    return notes
+
+
 def describe(location: DataLocation | RawSplits) -> str:
     """One line for results.json, e.g.
     ``"Data: CIFAR-10, offline sample (4,000 train / 1,000 test images) at /path"``."""

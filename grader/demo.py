@@ -11,6 +11,7 @@ import os
 import tempfile
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from typing import Any, Callable
@@ -40,21 +41,31 @@ def train_linear_models(dest: Path, data_root: Path | None = None, *, num_iters:
     prepared = data.preprocess_cifar10(root=data_root, dtype=torch.float32)
     out = {}
     threads = torch.get_num_threads()
-    for kind, cls, grid in (("svm", ref.LinearSVM, ref.svm_get_search_params),
-                            ("softmax", ref.Softmax, ref.softmax_get_search_params)):
-        lrs, regs = grid()
+    searches = [(kind, cls, grid()) for kind, cls, grid in (("svm", ref.LinearSVM, ref.svm_get_search_params),
+                                                            ("softmax", ref.Softmax, ref.softmax_get_search_params))]
+    total = sum(len(lrs) * len(regs) for _, _, (lrs, regs) in searches)
+    log(f"  the reference's grid search: {total} settings of {num_iters} iterations each")
+    done, started = 0, time.monotonic()
+    for kind, cls, (lrs, regs) in searches:
         best: tuple[float, Any] = (-1.0, None)  # (validation accuracy, model)
         for lr in lrs:
             for reg in regs:
                 torch.manual_seed(0)
                 model, train_acc, val_acc = ref.test_one_param_set(cls(), prepared, lr, reg, num_iters=num_iters)
-                log(f"  {kind}: lr={lr:g} reg={reg:g} train {train_acc:.3f} val {val_acc:.3f}")
+                done += 1
+                left = (time.monotonic() - started) / done * (total - done)  # from the settings trained so far
+                log(f"  [{done}/{total}] {kind}: lr={lr:g} reg={reg:g} train {train_acc:.3f} val {val_acc:.3f}"
+                    + (f" (about {_duration(left)} left)" if done < total else ""))
                 if val_acc > best[0]:
                     best = (val_acc, model)
         torch.save({"W": best[1].W}, dest / f"{kind}_best_model.pt")
         out[kind] = best[0]
     torch.set_num_threads(threads)
     return out
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def _key(part: Part, data_root: Path | None) -> str:
@@ -95,7 +106,8 @@ def build_submission(*, stubs: bool = False, data_root: Path | None = None, part
         with open(cache_root() / f".{name}.lock", "w") as lock:
             _lock_exclusively(lock)  # parallel test workers build once, the others wait
             if not all((cached / a).is_file() for a in part.artifacts):
-                print(f"{part.title}: building the reference's artifacts once (cached for later runs)...",
+                print(f"{part.title}: this first run trains the reference's {', '.join(part.artifacts)} (once: "
+                      f"later runs reuse them from {cache_root()}); progress and the time left follow",
                       file=sys.stderr)
                 tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=cache_root()))
                 build(tmp, data_root)

@@ -154,14 +154,14 @@ Python 3.10 or newer. In this folder:
 then, on every system:
 
     pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu
-    pip install numpy matplotlib ipykernel notebook nbformat gradescope-utils jsonschema
+    pip install {packages}
     python -m ipykernel install --user --name assignment
 
 (The CPU build of torch is small and is all the assignment needs; on macOS use
 plain `pip install torch torchvision`.) Select the kernel "assignment" in Jupyter.
 
 On Colab: upload this folder to your Drive, open a notebook from it, and run
-`!pip install gradescope-utils jsonschema nbformat` in its first cell (torch,
+`!pip install {colab_packages}` in its first cell (torch,
 numpy and matplotlib are already installed); `%cd` into the folder first.
 
 ## Data
@@ -251,6 +251,23 @@ def _project_dependencies(root: Path) -> list[str]:
     # Python 3.10: the list is simple enough to read by hand
     match = re.search(r"^dependencies\s*=\s*\[(.*?)\]", text, re.S | re.M)
     return re.findall(r"\"([^\"]+)\"", match.group(1)) if match else []
+
+
+#: What the notebooks need beyond the grader's own dependencies.
+NOTEBOOK_PACKAGES = ("numpy", "matplotlib", "ipykernel", "notebook")
+#: Installed on Colab already.
+COLAB_PREINSTALLED = {"numpy", "matplotlib", "ipykernel", "notebook"}
+
+
+def student_packages(root: Path = ROOT) -> list[str]:
+    """What a student installs besides torch and torchvision: the notebooks' packages and every
+    dependency of the grader (read from pyproject.toml, so the list cannot fall behind it)."""
+    names = list(NOTEBOOK_PACKAGES)
+    for spec in _project_dependencies(root):
+        name = _requirement_name(spec)
+        if name not in ("torch", "torchvision") and name not in names:
+            names.append(name)
+    return names
 
 
 def _requirement_name(spec: str) -> str:
@@ -355,7 +372,10 @@ def student_bundle_files(root: Path = ROOT) -> dict[str, Path | bytes]:
     files["pyproject.toml"] = root / "pyproject.toml"
     from grader.registry import ordered_parts
 
-    readme = STUDENT_README.format(title="Assignment: student bundle", files=submission_listing(ordered_parts()))
+    packages = student_packages()
+    readme = STUDENT_README.format(title="Assignment: student bundle", files=submission_listing(ordered_parts()),
+                                   packages=" ".join(packages),
+                                   colab_packages=" ".join(p for p in packages if p not in COLAB_PREINSTALLED))
     files["STUDENT_README.md"] = readme.encode()
     return files
 

@@ -121,3 +121,30 @@ def test_check_on_a_missing_folder_explains_in_words(tmp_path):
     p = cli("check", str(tmp_path / "nothing-here"))
     assert p.returncode == 0
     assert "nothing-here does not exist" in p.stdout and "{" not in p.stdout
+
+
+def test_demo_without_data_says_how_to_get_it_and_writes_a_valid_results_file(tmp_path, monkeypatch, capsys):
+    import grader.data
+    from grader.cli import main
+
+    monkeypatch.setattr(grader.data, "data_root_candidates", lambda explicit=None: [tmp_path / "no-data-here"])
+    out = tmp_path / "results.json"
+    assert main(["demo", "--part", "neural_net", "--results", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "The demo needs the datasets its checks train and score on" in err and "python -m grader download-data" in err, err
+    assert str(tmp_path / "no-data-here") in err and "Traceback" not in err
+    results.validate(json.loads(out.read_text()))
+
+
+def test_the_demo_s_first_training_run_shows_progress_and_the_time_left(tmp_path):
+    """The reference's grid search, shortened: every setting is counted as n of N, with the time left
+    estimated from the settings trained so far."""
+    from grader.demo import train_linear_models
+
+    lines: list[str] = []
+    accuracies = train_linear_models(tmp_path, num_iters=3, log=lines.append)
+    assert set(accuracies) == {"svm", "softmax"} and (tmp_path / "svm_best_model.pt").is_file()
+    total = int(lines[0].split(": ")[1].split()[0])
+    steps = [line for line in lines if line.lstrip().startswith("[")]
+    assert [line.split("]")[0].strip() for line in steps] == [f"[{i}/{total}" for i in range(1, total + 1)]
+    assert all("left)" in line for line in steps[:-1]) and "left" not in steps[-1]

@@ -155,6 +155,26 @@ def test_sample_found_through_env_var_and_shared_dir(monkeypatch: pytest.MonkeyP
     assert D.locate("cifar10").root == SHARED
 
 
+@needs_mnist
+def test_a_data_folder_asked_for_and_not_used_is_said(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """--data-root or GRADER_DATA naming a folder without the data: the one used instead is named
+    with the reason, never substituted in silence."""
+    monkeypatch.delenv("GRADER_DATA", raising=False)
+    monkeypatch.setattr(D, "SHARED_DATA_DIR", SHARED)
+    missing, empty = tmp_path / "missing", tmp_path / "empty"
+    empty.mkdir()
+    loc = D.locate("mnist", missing)
+    assert loc.root == SHARED
+    assert D.passed_over(loc, missing) == [f"--data-root names {missing}, which does not exist, so MNIST was read "
+                                           f"from {SHARED} instead"]
+    monkeypatch.setenv("GRADER_DATA", str(empty))
+    (note,) = D.passed_over(D.locate("mnist"), None)
+    assert note.startswith(f"GRADER_DATA names {empty}, which holds no MNIST/raw/") and str(SHARED) in note
+    assert D.passed_over(loc, SHARED) == []  # the folder asked for was the one used
+    monkeypatch.delenv("GRADER_DATA")
+    assert D.passed_over(loc, None) == []  # nothing asked for: nothing to say
+
+
 @needs_cifar
 def test_full_data_wins_over_an_earlier_sample(monkeypatch: pytest.MonkeyPatch, isolated: Path) -> None:
     full = isolated / "full"

@@ -182,12 +182,16 @@ def test_the_generated_checks_type_check(copy):
     assert p.returncode == 0, p.stdout + p.stderr
 
 
-def test_the_generated_notebook_runs_against_the_reference(copy, tmp_path):
+def test_the_generated_notebook_runs_against_the_reference(copy, tmp_path, monkeypatch):
     import nbformat
     from nbconvert.preprocessors import ExecutePreprocessor
+    from test_notebooks import assert_notebook_layout
 
+    assert_notebook_layout(copy.root / "solutions" / f"{NAME}.ipynb", loads_data=False)  # as every part's
     for f in (copy.root / "solutions").glob("*.py"):  # the notebook imports the module and helpers beside it
         shutil.copy(f, tmp_path / f.name)
+    monkeypatch.setenv("PYTHONPATH", str(copy.root))  # its last cell's self-check runs the copy's grader
+    monkeypatch.setenv("NOTEBOOK_SMOKE", "1")
     nb = nbformat.read(copy.root / "solutions" / f"{NAME}.ipynb", as_version=4)
     assert [c.cell_type for c in nb.cells][:3] == ["markdown", "markdown", "code"]
     ExecutePreprocessor(timeout=120, kernel_name="python3").preprocess(nb, {"metadata": {"path": str(tmp_path)}})
@@ -195,6 +199,7 @@ def test_the_generated_notebook_runs_against_the_reference(copy, tmp_path):
     assert not [o for o in outputs if o.get("output_type") == "error"], outputs
     text = "".join(o.get("text", "") for o in outputs)
     assert "relative error against W + b: 0.0" in text
+    assert re.search(r"Score: (\d+) / \1 ", text), text  # the self-check cell: full marks for the reference
 
 
 def test_the_readme_check_example_is_graded_as_written(copy, tmp_path):

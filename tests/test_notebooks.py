@@ -83,6 +83,14 @@ def test_committed_notebooks_have_no_outputs():
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_layout_students_rely_on(notebook: Path):
+    from grader.registry import ordered_parts
+
+    part = next(p for p in ordered_parts() if p.notebook == notebook.name)
+    assert_notebook_layout(notebook, loads_data=bool(part.datasets))
+
+
+def assert_notebook_layout(notebook: Path, *, loads_data: bool) -> None:
+    """What every part's notebook gives students (a part made by ``new-part`` included)."""
     nb = nbformat.read(notebook, as_version=4)
     code = _code_cells(nb)
     # autoreload before anything else runs, guarded for a plain Python without IPython
@@ -106,7 +114,7 @@ def test_notebook_layout_students_rely_on(notebook: Path):
     # data through helpers, like every other part
     source = "\n".join(c.source for c in code)
     assert "from grader" not in source and "import grader" not in source
-    assert re.search(r"\bget_(cifar10|mnist)_data\(", source)
+    assert bool(re.search(r"\bget_(cifar10|mnist)_data\(", source)) == loads_data
     # the last cell runs this part's public self-check
     assert code[-1].source.strip() == f'self_check("{notebook.stem}")'
     imports = next(c.source for c in code if "from helpers import" in c.source)

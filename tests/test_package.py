@@ -125,6 +125,22 @@ def test_student_readme_lists_every_file_each_part_grades(student_zip):
         assert system in readme, system
 
 
+def test_student_readme_installs_every_dependency_of_the_grader(student_zip):
+    """The set-up's pip lines name every package the grader depends on (pyproject.toml, read here on
+    its own) besides torch, on every system and on Colab (where torch, numpy, matplotlib come installed)."""
+    import tomllib
+
+    readme = zipfile.ZipFile(student_zip).read("STUDENT_README.md").decode()
+    lines = [line.strip() for line in readme.splitlines() if "pip install" in line]
+    local = next(line for line in lines if line.startswith("pip install numpy"))
+    colab = next(line for line in lines if line.startswith("`!pip install"))
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {re.split(r"[<>=!~ ]", spec)[0] for spec in declared} - {"torch", "torchvision"}
+    assert "psutil" in names
+    for name in names:
+        assert f" {name}" in local and f" {name}" in colab, (name, local, colab)
+
+
 def bundle_leaks(zip_path: Path) -> list[str]:
     """Every file of the zip that holds a reference body line or a hidden check's name or title."""
     secrets = reference_body_lines(SOLUTIONS)
