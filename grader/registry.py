@@ -111,13 +111,51 @@ def _attr(fn: Callable[..., Any], name: str, default: Any = None) -> Any:
     return default
 
 
-def check(title: str, *, depends: tuple[str, ...] | list[str] = (), after: tuple[str, ...] | list[str] = (),
-          timeout: float = 60.0, public: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a check. ``depends`` names other checks (by function name) of the same part: when one
-    fails, this one is skipped. ``after`` names checks that must only run first (a check judging several
-    functions looks up their outcomes through ``Context.per_item(..., needs=...)``)."""
+CheckRef = str | Callable[..., Any]
+
+
+def _check_id(ref: CheckRef) -> str:
+    """The id a dependency names: a check function (a typo is then a NameError at import) or its name."""
+    if isinstance(ref, str):
+        return ref
+    declared = getattr(ref, "__check__", None)
+    return declared.id if isinstance(declared, Check) else str(getattr(ref, "__name__", ref))
+
+
+def check(title: str, *, depends: tuple[CheckRef, ...] | list[CheckRef] = (),
+          after: tuple[CheckRef, ...] | list[CheckRef] = (), timeout: float = 60.0, public: bool | None = None,
+          weight: float | None = None, partial: float | None = None,
+          number: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a check. ``depends`` names other checks of the same part (the check functions themselves,
+    or their names): when one fails, this one is skipped. ``after`` names checks that must only run
+    first (a check judging several functions looks up their outcomes through ``Context.per_item(...,
+    needs=...)``).
+
+    ``weight`` (all or nothing) or ``partial`` (the most points a check that calls ``set_score`` can
+    give) may be declared here instead of with gradescope-utils' ``@weight``/``@partial_credit``;
+    the function then carries the same metadata those decorators write. ``number`` overrides
+    ``@number``; with neither, the number follows the declaration order: ``P.0.k`` for the k-th
+    public check of Part P, ``P.k`` for its k-th hidden one. ``public`` follows the module's folder
+    (``grader/public_checks`` ships to students, ``grader/checks`` does not); saying it is optional
+    and must agree."""
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        package = (fn.__module__ or "").split(".")[:2]
+        in_public_folder, in_hidden_folder = package == ["grader", "public_checks"], package == ["grader", "checks"]
+        if public is not None and (in_public_folder or in_hidden_folder) and public != in_public_folder:
+            raise TypeError(f"check {fn.__name__} says public={public}, but {fn.__module__} is in the "
+                            f"{'public' if in_public_folder else 'hidden'} checks' folder")
+        is_public = in_public_folder if (in_public_folder or in_hidden_folder) else bool(public)
+        if weight is not None and partial is not None:
+            raise TypeError(f"check {fn.__name__}: declare weight= or partial=, not both")
+        if partial is not None:
+            from gradescope_utils.autograder_utils.decorators import partial_credit
+
+            fn = partial_credit(partial)(fn)
+        elif weight is not None:
+            setattr(fn, "__weight__", weight)  # what gradescope-utils' @weight writes
+        if number is not None:
+            setattr(fn, "__number__", number)  # what gradescope-utils' @number writes
         # partial_credit/leaderboard wrappers are defined in gradescope-utils: their globals are not the
         # check module's, so look for PART through every layer down to the check's own function
         part = next((layer.__globals__["PART"] for layer in reversed(wrapper_layers(fn))
@@ -125,31 +163,58 @@ def check(title: str, *, depends: tuple[str, ...] | list[str] = (), after: tuple
         if not isinstance(part, Part):
             raise TypeError(f"{fn.__module__} must define PART = Part(...) before declaring checks")
         PARTS.setdefault(part.name, part)
-        weight = _attr(fn, "__weight__")
-        if weight is None:
-            raise TypeError(f"check {fn.__name__} needs @weight(...) or @partial_credit(...)")
+        points = _attr(fn, "__weight__")
+        if points is None:
+            raise TypeError(f"check {fn.__name__} needs @weight(...) or @partial_credit(...) (or weight= or "
+                            "partial= on @check)")
         visibility = _attr(fn, "__visibility__", "visible")
         if visibility not in VISIBILITIES:
             raise ValueError(f"check {fn.__name__}: visibility {visibility!r} is not one of {VISIBILITIES}")
         column = _attr(fn, "__leaderboard_column__")
         # partial_credit's wrapper is the layer whose closure holds the ``set_score`` setter
-        partial = any("set_score" in getattr(layer, "__code__", _NoCode).co_freevars
-                      for layer in wrapper_layers(fn))
+        gives_part = any("set_score" in getattr(layer, "__code__", _NoCode).co_freevars
+                         for layer in wrapper_layers(fn))
+        declared = _attr(fn, "__number__")
         c = Check(
-            id=fn.__name__, part=part.name, title=title, fn=fn, weight=float(weight),
-            number=str(_attr(fn, "__number__", "")), visibility=visibility, public=public,
-            timeout=float(timeout), depends=tuple(depends), after=tuple(after), partial=partial,
+            id=fn.__name__, part=part.name, title=title, fn=fn, weight=float(points),
+            number=str(declared) if declared is not None else _next_number(part, is_public),
+            visibility=visibility, public=is_public, timeout=float(timeout),
+            depends=tuple(map(_check_id, depends)), after=tuple(map(_check_id, after)), partial=gives_part,
             leaderboard=(column, _attr(fn, "__leaderboard_sort_order__", "desc")) if column else None,
             tags=tuple(_attr(fn, "__tags__", ()) or ()),
         )
         checks = CHECKS.setdefault(part.name, [])
         if any(other.id == c.id for other in checks):
             raise ValueError(f"duplicate check id {c.id} in part {part.name}")
+        clash = next((other for other in checks if c.number and other.number == c.number), None)
+        if clash is not None:
+            raise ValueError(f"checks {clash.id} and {c.id} of part {part.name} both have number {c.number}")
         checks.append(c)
         setattr(fn, "__check__", c)  # a plain callable declares no such attribute
         return fn
 
     return register
+
+
+def part_number(part: Part) -> str:
+    """The number the table gives ``part``: the one its title starts with ("Part 4: ..." is 4), or ""."""
+    import re
+
+    found = re.match(r"\s*Part\s+(\d+)\b", part.title)
+    return found.group(1) if found else ""
+
+
+def _next_number(part: Part, public: bool) -> str:
+    """The first free number after the part's public (``P.0.k``) or hidden (``P.k``) checks so far
+    ("" for a part whose title gives it no number: its checks are then unnumbered unless they say)."""
+    if not part_number(part):
+        return ""
+    prefix = f"{part_number(part)}.0." if public else f"{part_number(part)}."
+    taken = {c.number for c in CHECKS.get(part.name, [])}
+    k = 1
+    while f"{prefix}{k}" in taken:
+        k += 1
+    return f"{prefix}{k}"
 
 
 class _NoCode:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import textwrap
+
 import pytest
 
 import toy_checks
@@ -248,6 +250,58 @@ def test_registry_rejects_bad_declarations():
     with pytest.raises(TypeError, match="PART"):
         exec("@check('no part')\n@weight(1)\ndef orphan(ctx): pass\n", {"check": check, "weight": weight})
     assert [c.id for c in CHECKS["toy"]].count("toy_passes") == 1
+
+
+def test_metadata_declared_on_check_itself(monkeypatch):
+    """weight=/partial= on @check write what gradescope-utils' decorators write; numbers follow the
+    declaration order where none is given; dependencies may be the check functions themselves; the
+    folder a check module sits in says whether it is public."""
+    import types
+
+    from grader.registry import Part
+
+    monkeypatch.setitem(CHECKS, "numbered", [])
+    part = Part("numbered", "Part 7: numbered checks", files=("numbered.py",))
+    public = types.ModuleType("grader.public_checks.numbered")
+    hidden = types.ModuleType("grader.checks.numbered")
+    for module in (public, hidden):
+        module.PART, module.check = part, check
+
+    def declare(module, body):
+        exec(compile(textwrap.dedent(body), "<declaration>", "exec"), module.__dict__)
+
+    declare(public, """
+        @check("first public", weight=2)
+        def first(ctx): pass
+
+        @check("second public", weight=1, depends=[first])
+        def second(ctx): pass
+    """)
+    declare(hidden, """
+        @check("first hidden", partial=5, depends=("first",))
+        def third(ctx, set_score=None):
+            set_score(2.5)
+
+        @check("numbered by hand", weight=1, number="7.9")
+        def fourth(ctx): pass
+
+        @check("after the hand-numbered one", weight=1)
+        def fifth(ctx): pass
+    """)
+    got = {c.id: c for c in CHECKS["numbered"]}
+    assert [(c.id, c.number, c.public, c.weight, c.partial) for c in CHECKS["numbered"]] == [
+        ("first", "7.0.1", True, 2.0, False), ("second", "7.0.2", True, 1.0, False),
+        ("third", "7.1", False, 5.0, True), ("fourth", "7.9", False, 1.0, False), ("fifth", "7.2", False, 1.0, False)]
+    assert got["second"].depends == ("first",) and got["third"].depends == ("first",)
+    assert public.first.__weight__ == 2 and hidden.third.__weight__ == 5  # gradescope-utils' own attribute
+    with pytest.raises(TypeError, match="hidden checks' folder"):
+        declare(hidden, "@check('wrongly public', weight=1, public=True)\ndef sixth(ctx): pass\n")
+    with pytest.raises(TypeError, match="not both"):
+        declare(hidden, "@check('both', weight=1, partial=2)\ndef seventh(ctx): pass\n")
+    with pytest.raises(ValueError, match="both have number 7.9"):
+        declare(hidden, "@check('clash', weight=1, number='7.9')\ndef eighth(ctx): pass\n")
+    with pytest.raises(NameError):  # a dependency named by reference: a typo fails at import
+        declare(hidden, "@check('typo', weight=1, depends=[frist])\ndef ninth(ctx): pass\n")
 
 
 def test_unknown_dependency_is_a_declaration_error():
