@@ -892,9 +892,32 @@ def _serve(conn: socket.socket, request: dict) -> None:
                 reply["watched"] = [wire.compact(t.detach()) for t in watched]
         except BaseException as exc:  # noqa: BLE001
             reply = _error_reply(exc, code_dir)
+            if op == "probe" and _probe_fault(exc, code_dir):
+                reply = {"ok": False, "kind": "grader", "type": type(exc).__qualname__,
+                         "message": f"the probe {msg.get('probe')!r} failed: {reply['message']}",
+                         "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]}
         _flush()
         with lock:
             _send(conn, reply)
+
+
+# Exceptions that only the grader's own code can cause when no frame of the student's code is
+# involved: a name or import that does not exist in a probe, a probe called with arguments it does
+# not take. Anything else a probe raises may come from what the student's code returned (a probe
+# reading the shape of a None, say), and stays the student's, with its message.
+_GRADER_ONLY = (NameError, ImportError, SyntaxError)
+
+
+def _probe_fault(exc: BaseException, code_dir: str) -> bool:
+    """Whether an exception out of a probe is the probe's own bug (a grader error), not the student's."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if any(f.filename.startswith(code_dir) for f in frames):
+        return False
+    if isinstance(exc, _GRADER_ONLY):
+        return True
+    # a TypeError raised by the call of the probe itself (its innermost frame is the caller's): the
+    # grader asked for it with arguments it does not take
+    return isinstance(exc, TypeError) and bool(frames) and frames[-1].name == "run_probe"
 
 
 def _device(name: str) -> Any:

@@ -17,6 +17,7 @@ from test_sandbox import (  # noqa: F401 - collected here, with this module's fi
     LIMITS,
     ROUTES_OF_WORK,
     scratch,
+    test_a_probe_s_own_bug_is_the_grader_s_error_and_what_student_code_raises_stays_the_student_s,
     test_a_probe_the_grader_does_not_have_is_the_grader_s_error_not_the_student_s,
     test_calls_return_plain_data,
     test_child_cannot_forge_plain_data_into_objects,

@@ -989,6 +989,21 @@ def test_a_probe_the_grader_does_not_have_is_the_grader_s_error_not_the_student_
         assert s.call("f") == 1  # the session carries on
 
 
+def test_a_probe_s_own_bug_is_the_grader_s_error_and_what_student_code_raises_stays_the_student_s(sandbox):
+    from grader.errors import StudentCodeError
+
+    sb = sandbox("import torch\n\ndef relu(x):\n    raise ValueError('my relu is unfinished')\n")
+    x, upstream = torch.randn(3), torch.ones(3)
+    with sb.session("m") as s:
+        with pytest.raises(RuntimeError, match="the probe 'neural_net.activation' failed: .*argument") as info:
+            s.probe("neural_net.activation", "relu")  # the grader calls its probe without its arguments
+        assert not isinstance(info.value, StudentCodeError)
+        with pytest.raises(StudentException, match="my relu is unfinished"):
+            s.probe("neural_net.activation", "relu", x, upstream)
+        with pytest.raises(StudentException, match="AttributeError"):  # a function the module lacks
+            s.probe("neural_net.activation", "sigmoid", x, upstream)
+
+
 def test_the_autograd_hint_says_autograd_was_off_only_when_the_grader_switched_it_off():
     from grader import hints
 
