@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -304,3 +305,16 @@ class Module:
             if f.line not in per_line or len(f.what) > len(per_line[f.line].what):
                 per_line[f.line] = f
         return [per_line[line] for line in sorted(per_line)]
+
+
+def inspected(ctx: Any, what: str) -> "Module":
+    """The student's module of the check's part, parsed for a static check of ``what`` (a function's
+    name, say); one wording for every part when it cannot be parsed."""
+    from grader.errors import CheckFailed
+
+    name = f"{ctx.part.module}.py"
+    module = Module((ctx.files.code_dir / name).read_text())
+    if module.tree is None:
+        raise CheckFailed(f"{name} has a syntax error, so {what} cannot be inspected. Fix the syntax error first "
+                          "(the other checks show where it is).")
+    return module

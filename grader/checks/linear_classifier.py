@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from gradescope_utils.autograder_utils.decorators import number, weight
 
 from grader import compare, static, wire
 from grader.errors import CheckFailed, StudentCodeError, StudentException
@@ -168,23 +167,17 @@ def _match_reference(ctx, func: str, kind: str, reg: float) -> None:
 
 
 
-@check("svm_loss_naive: loss and gradient match the reference (reg = 0)", timeout=120)
-@weight(4)
-@number("1.1")
+@check("svm_loss_naive: loss and gradient match the reference (reg = 0)", timeout=120, weight=4)
 def svm_naive_data_term(ctx):
     _match_reference(ctx, "svm_loss_naive", "svm", 0.0)
 
 
-@check("svm_loss_naive: regularisation reg * sum(W * W)", depends=("svm_naive_data_term",), timeout=120)
-@weight(2)
-@number("1.2")
+@check("svm_loss_naive: regularisation reg * sum(W * W)", depends=("svm_naive_data_term",), timeout=120, weight=2)
 def svm_naive_regularisation(ctx):
     _match_reference(ctx, "svm_loss_naive", "svm", 0.37)
 
 
-@check("svm_loss_naive: gradient matches central differences (hidden points)", timeout=120)
-@weight(2)
-@number("1.3")
+@check("svm_loss_naive: gradient matches central differences (hidden points)", timeout=120, weight=2)
 def svm_naive_gradient_check(ctx):
     gen = ctx.generator("points")
     W, X, y = loss_inputs(gen, 24, 40, 6, w_scale=0.5, svm_margin_gap=1e-3)
@@ -193,37 +186,29 @@ def svm_naive_gradient_check(ctx):
             numeric_gradient_check(s, "svm_loss_naive", W, X, y, reg, gen, timeout=ctx.timeout(30))
 
 
-@check("svm_loss_vectorized: loss and gradient match the reference (reg = 0)", timeout=120)
-@weight(4)
-@number("1.4")
+@check("svm_loss_vectorized: loss and gradient match the reference (reg = 0)", timeout=120, weight=4)
 def svm_vectorized_data_term(ctx):
     _match_reference(ctx, "svm_loss_vectorized", "svm", 0.0)
 
 
-@check("svm_loss_vectorized: regularisation reg * sum(W * W)", depends=("svm_vectorized_data_term",), timeout=120)
-@weight(2)
-@number("1.5")
+@check("svm_loss_vectorized: regularisation reg * sum(W * W)", depends=("svm_vectorized_data_term",), timeout=120,
+       weight=2)
 def svm_vectorized_regularisation(ctx):
     _match_reference(ctx, "svm_loss_vectorized", "svm", 0.37)
 
 
-@check("softmax_loss_naive: loss and gradient match the reference (reg = 0)", timeout=120)
-@weight(4)
-@number("1.6")
+@check("softmax_loss_naive: loss and gradient match the reference (reg = 0)", timeout=120, weight=4)
 def softmax_naive_data_term(ctx):
     _match_reference(ctx, "softmax_loss_naive", "softmax", 0.0)
 
 
-@check("softmax_loss_naive: regularisation reg * sum(W * W)", depends=("softmax_naive_data_term",), timeout=120)
-@weight(2)
-@number("1.7")
+@check("softmax_loss_naive: regularisation reg * sum(W * W)", depends=("softmax_naive_data_term",), timeout=120,
+       weight=2)
 def softmax_naive_regularisation(ctx):
     _match_reference(ctx, "softmax_loss_naive", "softmax", 0.37)
 
 
-@check("softmax_loss_naive: gradient matches central differences (hidden points)", timeout=120)
-@weight(2)
-@number("1.8")
+@check("softmax_loss_naive: gradient matches central differences (hidden points)", timeout=120, weight=2)
 def softmax_naive_gradient_check(ctx):
     gen = ctx.generator("points")
     W, X, y = loss_inputs(gen, 24, 40, 6, w_scale=0.5)
@@ -232,17 +217,13 @@ def softmax_naive_gradient_check(ctx):
             numeric_gradient_check(s, "softmax_loss_naive", W, X, y, reg, gen, timeout=ctx.timeout(30))
 
 
-@check("softmax_loss_vectorized: loss and gradient match the reference (reg = 0)", timeout=120)
-@weight(4)
-@number("1.9")
+@check("softmax_loss_vectorized: loss and gradient match the reference (reg = 0)", timeout=120, weight=4)
 def softmax_vectorized_data_term(ctx):
     _match_reference(ctx, "softmax_loss_vectorized", "softmax", 0.0)
 
 
 @check("softmax_loss_vectorized: regularisation reg * sum(W * W)", depends=("softmax_vectorized_data_term",),
-       timeout=120)
-@weight(2)
-@number("1.10")
+       timeout=120, weight=2)
 def softmax_vectorized_regularisation(ctx):
     _match_reference(ctx, "softmax_loss_vectorized", "softmax", 0.37)
 
@@ -271,9 +252,7 @@ def _shifted(W: torch.Tensor, shift: float, column: int | None = None) -> torch.
 
 
 @check("Softmax losses are numerically stable (scores in the thousands)", timeout=120,
-       after=("softmax_naive_data_term", "softmax_vectorized_data_term"))
-@weight(2)
-@number("1.11")
+       after=("softmax_naive_data_term", "softmax_vectorized_data_term"), weight=2)
 def softmax_stability(ctx):
     """Scores of every class moved by +1000 (exp overflows) and by -1000 (exp underflows to 0): the
     softmax does not change, so neither do the loss and dW. Every implementation that subtracts the
@@ -328,9 +307,7 @@ def softmax_stability(ctx):
                             "softmax_loss_vectorized": ("softmax_vectorized_data_term",)})
 
 
-@check("Losses keep float32 inputs in float32 (dtype and device preserved)", timeout=120)
-@weight(2)
-@number("1.12")
+@check("Losses keep float32 inputs in float32 (dtype and device preserved)", timeout=120, weight=2)
 def losses_keep_dtype(ctx):
     W, X, y = loss_inputs(ctx.generator("f32"), 32, 3073, 10, dtype=torch.float32)
 
@@ -345,10 +322,7 @@ def losses_keep_dtype(ctx):
 
 
 def _static(ctx, func: str) -> None:
-    src = _source(ctx)
-    if src.tree is None:
-        raise CheckFailed(f"{PART.module}.py has a syntax error, so {func} cannot be inspected. Fix the syntax "
-                          "error first (the other checks show where it is).")
+    src = static.inspected(ctx, func)
     if func not in src.functions:
         raise CheckFailed(f"{func} is not defined in {PART.module}.py.")
     loops = src.loops(func)
@@ -369,17 +343,14 @@ def _static(ctx, func: str) -> None:
         raise CheckFailed(f"{func}: " + static.opaque_message(hidden))
 
 
-@check("svm_loss_vectorized: no Python loops, no torch.nn/autograd", depends=("svm_vectorized_data_term",), timeout=30)
-@weight(2)
-@number("1.13")
+@check("svm_loss_vectorized: no Python loops, no torch.nn/autograd", depends=("svm_vectorized_data_term",), timeout=30,
+       weight=2)
 def svm_vectorized_static(ctx):
     _static(ctx, "svm_loss_vectorized")
 
 
 @check("softmax_loss_vectorized: no Python loops, no torch.nn/autograd", depends=("softmax_vectorized_data_term",),
-       timeout=30)
-@weight(2)
-@number("1.14")
+       timeout=30, weight=2)
 def softmax_vectorized_static(ctx):
     _static(ctx, "softmax_loss_vectorized")
 
@@ -606,17 +577,13 @@ def _speedup(ctx, kind: str) -> None:
 
 
 @check("svm_loss_vectorized is much faster than svm_loss_naive",
-       depends=("svm_naive_data_term", "svm_vectorized_data_term"), timeout=180)
-@weight(3)
-@number("1.15")
+       depends=("svm_naive_data_term", "svm_vectorized_data_term"), timeout=180, weight=3)
 def svm_speedup(ctx):
     _speedup(ctx, "svm")
 
 
 @check("softmax_loss_vectorized is much faster than softmax_loss_naive",
-       depends=("softmax_naive_data_term", "softmax_vectorized_data_term"), timeout=180)
-@weight(3)
-@number("1.16")
+       depends=("softmax_naive_data_term", "softmax_vectorized_data_term"), timeout=180, weight=3)
 def softmax_speedup(ctx):
     _speedup(ctx, "softmax")
 
@@ -634,9 +601,7 @@ def _chi2_sf_bound(stat: float, dof: int) -> float:
     return math.exp(-dof / 2 * (z - 1 - math.log(z)))
 
 
-@check("sample_batch: shapes, rows kept with their labels, uniform, seeded by torch", timeout=120)
-@weight(3)
-@number("1.17")
+@check("sample_batch: shapes, rows kept with their labels, uniform, seeded by torch", timeout=120, weight=3)
 def sample_batch_contract(ctx):
     n, D, batch = 50, 5, 40
     gen = ctx.generator("batch")
@@ -725,9 +690,7 @@ def _recording_classifier(train_calls: list[dict], data: dict, pred_train: torch
     return wire.CallbackObject("RecordingClassifier", train=train, predict=predict)
 
 
-@check("train_linear_classifier: SGD update, loss history, num_iters and batch_size honoured", timeout=120)
-@weight(4)
-@number("1.18")
+@check("train_linear_classifier: SGD update, loss history, num_iters and batch_size honoured", timeout=120, weight=4)
 def train_update_rule(ctx):
     gen = ctx.generator("train")
     N, D, C = 60, 9, 4
@@ -787,9 +750,7 @@ def train_update_rule(ctx):
                           "initialise with 1e-6 * torch.randn(D, C, ...).")
 
 
-@check("predict_linear_classifier: argmax of X @ W as int64", timeout=60)
-@weight(2)
-@number("1.19")
+@check("predict_linear_classifier: argmax of X @ W as int64", timeout=60, weight=2)
 def predict_contract(ctx):
     gen = ctx.generator("predict")
     W = torch.randn(30, 10, generator=gen, dtype=torch.float64)
@@ -813,9 +774,7 @@ def predict_contract(ctx):
                           "along dim=1 (classes), not dim=0.")
 
 
-@check("test_one_param_set: trains once with num_iters, returns accuracies as fractions", timeout=120)
-@weight(3)
-@number("1.20")
+@check("test_one_param_set: trains once with num_iters, returns accuracies as fractions", timeout=120, weight=3)
 def one_param_set_contract(ctx):
     gen = ctx.generator("ops")
     data = {"X_train": torch.randn(40, 6, generator=gen), "y_train": torch.randint(0, 10, (40,), generator=gen),
@@ -868,9 +827,7 @@ def one_param_set_contract(ctx):
 
 
 @check("LinearSVM / Softmax: train, predict, save and load work end to end", timeout=120,
-       after=("svm_vectorized_data_term", "softmax_vectorized_data_term"))
-@weight(2)
-@number("1.21")
+       after=("svm_vectorized_data_term", "softmax_vectorized_data_term"), weight=2)
 def classifier_objects(ctx):
     gen = ctx.generator("objects")
     X = torch.randn(64, 11, generator=gen, dtype=torch.float64)
@@ -945,15 +902,11 @@ def _accuracy(ctx, artifact: str, kind: str) -> None:
                           "save the model with the best validation accuracy.")
 
 
-@check("svm_best_model.pt reaches the accuracy floor on CIFAR-10 test images", timeout=180)
-@weight(5)
-@number("1.22")
+@check("svm_best_model.pt reaches the accuracy floor on CIFAR-10 test images", timeout=180, weight=5)
 def svm_saved_model_accuracy(ctx):
     _accuracy(ctx, "svm_best_model.pt", "svm")
 
 
-@check("softmax_best_model.pt reaches the accuracy floor on CIFAR-10 test images", timeout=180)
-@weight(5)
-@number("1.23")
+@check("softmax_best_model.pt reaches the accuracy floor on CIFAR-10 test images", timeout=180, weight=5)
 def softmax_saved_model_accuracy(ctx):
     _accuracy(ctx, "softmax_best_model.pt", "softmax")

@@ -32,7 +32,7 @@ import time
 from typing import Any, TypedDict
 
 import torch
-from gradescope_utils.autograder_utils.decorators import leaderboard, number, partial_credit, weight
+from gradescope_utils.autograder_utils.decorators import leaderboard, partial_credit
 from torch import nn
 
 from grader import compare, wire
@@ -116,9 +116,7 @@ def _worst_cell(counts: torch.Tensor, probs: torch.Tensor, n: int) -> tuple[floa
 # ----------------------------------------------------------------------------- get_data_batch
 
 
-@check("get_data_batch: without replacement, labels kept, uniform, seeded by the generator", timeout=120)
-@weight(3)
-@number("2.1")
+@check("get_data_batch: without replacement, labels kept, uniform, seeded by the generator", timeout=120, weight=3)
 def batch_contract(ctx):
     N, B, draws = 30, 12, 400
     gen = ctx.generator("batch")
@@ -193,9 +191,7 @@ def _adversarial_batches(gen: torch.Generator) -> list[tuple[str, torch.Tensor]]
     ]
 
 
-@check("sample_triplets: contract on adversarial label distributions", timeout=120)
-@weight(4)
-@number("2.2")
+@check("sample_triplets: contract on adversarial label distributions", timeout=120, weight=4)
 def sampler_contract(ctx):
     gen = ctx.generator("contract")
     seeds = [int(v) for v in torch.randint(0, 2**31 - 1, (3,), generator=gen)]
@@ -225,9 +221,7 @@ def _negatives_fit_class_first(counts: torch.Tensor, labels: torch.Tensor, ancho
 
 
 @check("sample_triplets: positives and negatives are uniform (Chernoff bound, false alarm < 1e-6)",
-       depends=("sampler_contract",), timeout=120)
-@weight(4)
-@number("2.3")
+       depends=("sampler_contract",), timeout=120, weight=4)
 def sampler_uniform(ctx):
     gen = ctx.generator("uniform")
     labels = _shuffled(gen, [0] * 10 + [1] * 6 + [2] * 4 + [3] * 2 + [4] + [5])
@@ -294,9 +288,7 @@ def sampler_uniform(ctx):
 
 
 @check("sample_triplets: reproducible under a seed, different across seeds", depends=("sampler_contract",),
-       timeout=60)
-@weight(2)
-@number("2.4")
+       timeout=60, weight=2)
 def sampler_seeded(ctx):
     gen = ctx.generator("seeded")
     labels = torch.randint(0, 6, (48,), generator=gen)
@@ -331,9 +323,7 @@ def _images(gen: torch.Generator, n: int) -> torch.Tensor:
     return (torch.rand(n, 3, 32, 32, generator=gen) - 0.5).float()
 
 
-@check("Encoder: output shape (N, z_dim), float32, z_dim honoured, depends on the input", timeout=90)
-@weight(3)
-@number("2.5")
+@check("Encoder: output shape (N, z_dim), float32, z_dim honoured, depends on the input", timeout=90, weight=3)
 def encoder_shape(ctx):
     X = _images(ctx.generator("shape"), 7)
     with ctx.student() as s, wire.WatchedInputs(X=X) as watched:
@@ -365,9 +355,7 @@ def encoder_shape(ctx):
 
 
 @check("Encoder: parameter budget, deterministic in eval mode, gradients reach every parameter",
-       depends=("encoder_shape",), timeout=90)
-@weight(3)
-@number("2.6")
+       depends=("encoder_shape",), timeout=90, weight=3)
 def encoder_properties(ctx):
     X = _images(ctx.generator("props"), 16)
     with ctx.student() as s:
@@ -411,9 +399,8 @@ def encoder_properties(ctx):
                           "parameters (detach(), .data or torch.no_grad() inside forward?).")
 
 
-@check("Encoder: a forward pass over 256 images fits the CPU time budget", depends=("encoder_shape",), timeout=120)
-@weight(2)
-@number("2.7")
+@check("Encoder: a forward pass over 256 images fits the CPU time budget", depends=("encoder_shape",), timeout=120,
+       weight=2)
 def encoder_speed(ctx):
     X = _images(ctx.generator("speed"), 256)
     repeat = 3
@@ -494,9 +481,7 @@ def _loss_hint(got: float, X, W, trip, tol: float) -> str:
 
 
 @check("triplet_train_step: TripletMarginLoss(margin=1, p=2), one optimizer step, gradients cleared",
-       depends=("sampler_contract", "sampler_seeded"), timeout=90)
-@weight(4)
-@number("2.8")
+       depends=("sampler_contract", "sampler_seeded"), timeout=90, weight=4)
 def train_step(ctx):
     gen = ctx.generator("step")
     X = torch.randn(16, 3, 4, 4, generator=gen)
@@ -559,9 +544,7 @@ def train_step(ctx):
 
 
 @check("fit_linear_probe: a trained nn.Linear(z_dim, num_classes) that classifies separable embeddings",
-       timeout=90)
-@weight(3)
-@number("2.9")
+       timeout=90, weight=3)
 def linear_probe(ctx):
     gen = ctx.generator("probe")
     C, d, n, nq = 4, 8, 200, 400
@@ -652,7 +635,6 @@ def _embeddings(value, n: int, what: str) -> torch.Tensor:
        depends=("batch_contract", "sampler_contract", "encoder_shape", "encoder_speed", "train_step"), timeout=240)
 @partial_credit(8)
 @leaderboard("probe accuracy")
-@number("2.10")
 def triplet_training(ctx, set_score=None, set_leaderboard_value=None):
     raw = ctx.data("cifar10")
     inputs = training_inputs(raw, ctx.generator("training"))

@@ -13,7 +13,6 @@ import hashlib
 import math
 
 import torch
-from gradescope_utils.autograder_utils.decorators import number, weight
 
 from grader import compare, static, wire
 from grader.errors import CheckFailed
@@ -126,30 +125,22 @@ def _activation_matches(ctx, name: str) -> None:
                                 "write, or a mask built from the output).")
 
 
-@check("sigmoid matches torch.sigmoid: values and gradients (float32 and float64)", timeout=60)
-@weight(3)
-@number("3.1")
+@check("sigmoid matches torch.sigmoid: values and gradients (float32 and float64)", timeout=60, weight=3)
 def nn_sigmoid_vs_torch(ctx):
     _activation_matches(ctx, "sigmoid")
 
 
-@check("tanh matches torch.tanh: values and gradients (float32 and float64)", timeout=60)
-@weight(3)
-@number("3.2")
+@check("tanh matches torch.tanh: values and gradients (float32 and float64)", timeout=60, weight=3)
 def nn_tanh_vs_torch(ctx):
     _activation_matches(ctx, "tanh")
 
 
-@check("relu matches torch.relu: values and gradients (float32 and float64)", timeout=60)
-@weight(2)
-@number("3.3")
+@check("relu matches torch.relu: values and gradients (float32 and float64)", timeout=60, weight=2)
 def nn_relu_vs_torch(ctx):
     _activation_matches(ctx, "relu")
 
 
-@check("Activations are numerically safe at x = +-1000: finite values and gradients", timeout=60)
-@weight(3)
-@number("3.4")
+@check("Activations are numerically safe at x = +-1000: finite values and gradients", timeout=60, weight=3)
 def nn_activations_extreme_inputs(ctx):
     points = [-1000.0, -200.0, -60.0, -1e-3, 1e-3, 60.0, 200.0, 1000.0]
 
@@ -188,13 +179,9 @@ def nn_activations_extreme_inputs(ctx):
 
 
 @check("Activations are written from their definitions (no torch activation functions)", timeout=30,
-       after=("nn_sigmoid_vs_torch", "nn_tanh_vs_torch", "nn_relu_vs_torch"))
-@weight(2)
-@number("3.5")
+       after=("nn_sigmoid_vs_torch", "nn_tanh_vs_torch", "nn_relu_vs_torch"), weight=2)
 def nn_activations_static(ctx):
-    module = static.Module((ctx.files.code_dir / f"{PART.module}.py").read_text())
-    if module.tree is None:
-        raise CheckFailed("neural_net.py does not parse.")
+    module = static.inspected(ctx, "its activations")
 
     def own(name: str) -> None:
         found = module.calls_matching(name, FORBIDDEN_ACTIVATION)
@@ -257,9 +244,7 @@ def _compare_forward(reply: dict, name: str, expected: torch.Tensor, n: int) -> 
                        rtol=rtol, atol=atol, check_dtype=False, hint=hint)
 
 
-@check("LinearSoftmax: one Linear(784, 10), 7,850 parameters, logits (N, 10), gradients flow", timeout=60)
-@weight(2)
-@number("3.6")
+@check("LinearSoftmax: one Linear(784, 10), 7,850 parameters, logits (N, 10), gradients flow", timeout=60, weight=2)
 def nn_linear_softmax_model(ctx):
     gen = ctx.generator("linear")
     n = 6
@@ -282,9 +267,7 @@ def nn_linear_softmax_model(ctx):
 
 
 @check("MLP: 784 -> 32 -> 32 -> 10 with your relu after each hidden layer, 26,506 parameters, gradients flow",
-       timeout=60)
-@weight(4)
-@number("3.7")
+       timeout=60, weight=4)
 def nn_mlp_model(ctx):
     gen = ctx.generator("mlp")
     n = 6
@@ -326,9 +309,7 @@ def nn_mlp_model(ctx):
     _grads_flow(reply, "MLP")
 
 
-@check("count_parameters: trainable scalars only", timeout=30)
-@weight(1)
-@number("3.8")
+@check("count_parameters: trainable scalars only", timeout=30, weight=1)
 def nn_count_parameters(ctx):
     with ctx.student() as s:
         plain = s.probe("neural_net.count_with", False, timeout=ctx.timeout(30), what="count_parameters(model)")
@@ -402,9 +383,7 @@ def _close_state(got: dict, exp: dict, rtol: float) -> bool:
                and compare.near(got[k], exp[k], rtol) for k in ("weight", "bias"))
 
 
-@check("train_model: full-batch SGD steps on the mean cross-entropy", timeout=60)
-@weight(4)
-@number("3.9")
+@check("train_model: full-batch SGD steps on the mean cross-entropy", timeout=60, weight=4)
 def nn_train_sgd_steps(ctx):
     gen = ctx.generator("steps")
     n, d, c, lr, epochs = 48, 20, 4, 0.3, 2
@@ -454,9 +433,7 @@ def nn_train_sgd_steps(ctx):
                               f"update is {exp:.6g}.{hint}")
 
 
-@check("train_model: shuffled minibatches, every example once per epoch, one loss per minibatch", timeout=60)
-@weight(3)
-@number("3.10")
+@check("train_model: shuffled minibatches, every example once per epoch, one loss per minibatch", timeout=60, weight=3)
 def nn_train_minibatches(ctx):
     gen = ctx.generator("batches")
     n, d, c, lr, epochs, batch = 70, 12, 3, 0.01, 3, 16
@@ -514,9 +491,7 @@ def nn_train_minibatches(ctx):
                           f"minibatch before the update is {expected:.6g}.{hint}")
 
 
-@check("predict and accuracy: argmax labels as int64 without gradients; accuracy as a fraction", timeout=60)
-@weight(2)
-@number("3.11")
+@check("predict and accuracy: argmax labels as int64 without gradients; accuracy as a fraction", timeout=60, weight=2)
 def nn_predict_accuracy(ctx):
     gen = ctx.generator("predict")
     n, d, c = 37, 20, 10
@@ -623,17 +598,13 @@ def _floor_check(ctx, name: str) -> float:
 
 
 @check("LinearSoftmax trained with train_model reaches the accuracy floor on MNIST test images",
-       depends=("nn_linear_softmax_model", "nn_train_sgd_steps"), timeout=200)
-@weight(4)
-@number("3.12")
+       depends=("nn_linear_softmax_model", "nn_train_sgd_steps"), timeout=200, weight=4)
 def nn_linear_softmax_accuracy(ctx):
     _floor_check(ctx, "LinearSoftmax")
 
 
 @check("MLP trained with train_model reaches the accuracy floor on MNIST and beats the linear model",
-       depends=("nn_mlp_model", "nn_train_sgd_steps"), timeout=300)
-@weight(5)
-@number("3.13")
+       depends=("nn_mlp_model", "nn_train_sgd_steps"), timeout=300, weight=5)
 def nn_mlp_accuracy(ctx):
     acc = _floor_check(ctx, "MLP")
     try:

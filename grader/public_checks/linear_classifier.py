@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 
 import torch
-from gradescope_utils.autograder_utils.decorators import number, weight
 
 from grader import compare, wire
 from grader.errors import CheckFailed
@@ -293,23 +292,17 @@ def _sanity(ctx, func: str, expected: float, label: str) -> None:
                           f"{expected:.3f} ({label}); got {loss:.6g}.{hint}")
 
 
-@check("svm_loss_naive: sanity loss with tiny weights", public=True, timeout=60)
-@weight(1)
-@number("1.0.1")
+@check("svm_loss_naive: sanity loss with tiny weights", timeout=60, weight=1)
 def public_svm_sanity(ctx):
     _sanity(ctx, "svm_loss_naive", 9.0, "C - 1 = 9 classes each contributing a margin of 1")
 
 
-@check("softmax_loss_naive: sanity loss with tiny weights", public=True, timeout=60)
-@weight(1)
-@number("1.0.2")
+@check("softmax_loss_naive: sanity loss with tiny weights", timeout=60, weight=1)
 def public_softmax_sanity(ctx):
     _sanity(ctx, "softmax_loss_naive", math.log(10), "log C = log 10")
 
 
-@check("Losses: analytic gradients match central differences (public inputs)", public=True, timeout=120)
-@weight(1)
-@number("1.0.3")
+@check("Losses: analytic gradients match central differences (public inputs)", timeout=120, weight=1)
 def public_gradient_check(ctx):
     gen = torch.Generator().manual_seed(1)
     W, X, y = loss_inputs(gen, 20, 30, 5, w_scale=0.5, svm_margin_gap=1e-3)
@@ -318,9 +311,7 @@ def public_gradient_check(ctx):
                                                                  timeout=ctx.timeout(30)))
 
 
-@check("Vectorized losses agree with the naive ones (public inputs)", public=True, timeout=120)
-@weight(1)
-@number("1.0.4")
+@check("Vectorized losses agree with the naive ones (public inputs)", timeout=120, weight=1)
 def public_vectorized_agrees(ctx):
     gen = torch.Generator().manual_seed(2)
     N, D, C = 40, 3073, 10
@@ -350,17 +341,13 @@ def public_vectorized_agrees(ctx):
                      agree)
 
 
-@check("svm_get_search_params: 5 to 25 combinations", public=True, timeout=30)
-@weight(1)
-@number("1.0.5")
+@check("svm_get_search_params: 5 to 25 combinations", timeout=30, weight=1)
 def public_svm_grid(ctx):
     with ctx.student() as s:
         grid_size_check(s, "svm_get_search_params")
 
 
-@check("softmax_get_search_params: 5 to 25 combinations", public=True, timeout=30)
-@weight(1)
-@number("1.0.6")
+@check("softmax_get_search_params: 5 to 25 combinations", timeout=30, weight=1)
 def public_softmax_grid(ctx):
     with ctx.student() as s:
         grid_size_check(s, "softmax_get_search_params")
@@ -396,10 +383,8 @@ def load_saved_W(ctx, artifact: str) -> torch.Tensor:
     return W
 
 
-@check("Saved models svm_best_model.pt, softmax_best_model.pt: submitted, loadable (0 points here)", public=True,
-       timeout=30)
-@weight(0)
-@number("1.0.7")
+@check("Saved models svm_best_model.pt, softmax_best_model.pt: submitted, loadable (0 points here)",
+       timeout=30, weight=0)
 def public_saved_models(ctx):
     def present(name: str) -> None:
         load_saved_W(ctx, name)

@@ -7,7 +7,6 @@ docstrings of ``metric_learning.py``.
 from __future__ import annotations
 
 import torch
-from gradescope_utils.autograder_utils.decorators import number, weight
 
 from grader import compare
 from grader.errors import CheckFailed
@@ -104,10 +103,8 @@ def validate_triplets(out, labels: torch.Tensor, what: str) -> tuple[torch.Tenso
 # ----------------------------------------------------------------------------- public checks
 
 
-@check("get_data_batch: shapes, distinct rows, labels kept with their rows (public inputs)", public=True,
-       timeout=60)
-@weight(1)
-@number("2.0.1")
+@check("get_data_batch: shapes, distinct rows, labels kept with their rows (public inputs)",
+       timeout=60, weight=1)
 def public_batch(ctx):
     N = 20
     X = torch.arange(N, dtype=torch.float32)[:, None, None, None].expand(N, 3, 4, 4).contiguous()
@@ -126,9 +123,7 @@ def public_batch(ctx):
         raise CheckFailed(f"{what}: y_batch[i] is not the label of X_batch[i]; index X and y with the same indices.")
 
 
-@check("sample_triplets: valid triplets for a small batch (public inputs)", public=True, timeout=60)
-@weight(1)
-@number("2.0.2")
+@check("sample_triplets: valid triplets for a small batch (public inputs)", timeout=60, weight=1)
 def public_sampler(ctx):
     labels = torch.tensor([0, 0, 1, 1, 1, 2])
     with ctx.student() as s:
@@ -137,10 +132,8 @@ def public_sampler(ctx):
     validate_triplets(out, labels, "sample_triplets(tensor([0, 0, 1, 1, 1, 2]), generator)")
 
 
-@check("Encoder: (N, 3, 32, 32) -> (N, 64) float32 within the parameter budget (public inputs)", public=True,
-       timeout=60)
-@weight(1)
-@number("2.0.3")
+@check("Encoder: (N, 3, 32, 32) -> (N, 64) float32 within the parameter budget (public inputs)",
+       timeout=60, weight=1)
 def public_encoder(ctx):
     X = torch.randn(5, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     with ctx.student() as s:
