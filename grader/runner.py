@@ -413,7 +413,7 @@ def _release_part(shared: dict[str, Any], part: str) -> None:
     gc.collect()
     try:
         ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # not glibc; Windows has no CDLL(None) at all
         pass
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from grader import cpu_cgroup, hints, wire
+from grader import cpu_cgroup, hints, protocol, wire
 from grader.layout import ROOT
 from grader.sandbox_child import GPU_ENVIRONMENT, status_bytes
 from grader.errors import (
@@ -484,7 +484,7 @@ class StudentSession:
         except StudentCrash as exc:
             text = str(exc)
             raise StudentImportError(text[:1].upper() + text[1:], output=self.output) from None
-        if not reply.get("ok") and reply.get("kind") == "grader":  # before any student code ran
+        if not reply.get("ok") and reply.get("kind") == protocol.GRADER_FAULT:  # before any student code ran
             raise SandboxUnavailable(f"{reply.get('message', 'the sandbox could not be set up')}\n"
                                      f"{str(reply.get('traceback', '')).strip()}")
         if not reply.get("ok"):
@@ -773,22 +773,22 @@ class StudentSession:
     def _call_error(self, reply: dict, what: str, *, autograd_off: bool = False) -> Exception:
         kind, etype = reply.get("kind"), str(reply.get("type"))
         msg, tb = str(reply.get("message", "")), str(reply.get("traceback", "")).strip()
-        if kind == "grader":  # not a StudentCodeError: the runner reports a grader error
+        if kind == protocol.GRADER_FAULT:  # not a StudentCodeError: the runner reports a grader error
             return RuntimeError(f"{what}: the grader's request failed in the sandbox: {msg}")
-        if kind == "exit":
+        if kind == protocol.EXIT:
             return StudentCrash(f"{what} called exit()/sys.exit({msg}). Functions must return their result; "
                                 "remove the exit call.", output=self.output)
-        if kind == "memory":
+        if kind == protocol.MEMORY:
             return StudentCrash(f"{what} ran out of memory (limit about {self.limits.memory_mb} MB above the "
                                 "baseline). Avoid building huge intermediate tensors.", output=self.output)
-        if kind == "file_size":
+        if kind == protocol.FILE_SIZE:
             return StudentCrash(f"{what} tried to write a file larger than {self.limits.file_mb} MB ({etype}: "
                                 f"{msg}). Do not write large files from your code.", output=self.output)
-        if kind == "disk_full":
+        if kind == protocol.DISK_FULL:
             room = f"{self.limits.tmp_mb} MB in all" if self.private_tmp else "the disk is full"
             return StudentCrash(f"{what} ran out of space for files ({room}; {etype}: {msg}). Do not write large "
                                 "or many files from your code.", output=self.output)
-        if kind == "recursion":
+        if kind == protocol.RECURSION:
             return StudentException(f"{what} raised RecursionError (unbounded recursion?).\n{tb}",
                                     exc_type=etype, traceback=tb, output=self.output)
         if etype == "NotImplementedError":

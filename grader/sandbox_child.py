@@ -487,11 +487,12 @@ def _child(request: dict, call_fd: int, out_fd: int, isolate: bool) -> None:
 
 def _report_setup_failure(channel: int | socket.socket, exc: BaseException) -> None:
     try:
-        from grader import wire
+        from grader import protocol, wire
 
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]
         conn = channel if isinstance(channel, socket.socket) else socket.socket(fileno=channel)
-        wire.send_frame(conn, wire.dumps({"ok": False, "phase": "import", "kind": "grader", "type": type(exc).__name__,
+        wire.send_frame(conn, wire.dumps({"ok": False, "phase": "import", "kind": protocol.GRADER_FAULT,
+                                          "type": type(exc).__name__,
                                           "message": f"the sandbox could not be set up: {type(exc).__name__}: {exc}",
                                           "traceback": text}))
     except BaseException:  # noqa: BLE001 - the parent then sees the exit status alone
@@ -674,22 +675,24 @@ def _student_traceback(exc: BaseException, code_dir: str) -> str:
 
 
 def _error_reply(exc: BaseException, code_dir: str) -> dict:
+    from grader import protocol
+
     try:
         message = str(exc)[:2000]
     except Exception:  # noqa: BLE001
         message = "<exception whose message cannot be printed>"
-    kind = "exception"
+    kind = protocol.EXCEPTION
     if isinstance(exc, SystemExit):
-        kind = "exit"
+        kind = protocol.EXIT
         message = repr(exc.code)[:200]
     elif isinstance(exc, MemoryError) or "can't allocate memory" in message or "DefaultCPUAllocator" in message:
-        kind = "memory"
+        kind = protocol.MEMORY
     elif isinstance(exc, OSError) and exc.errno == errno.EFBIG:
-        kind = "file_size"
+        kind = protocol.FILE_SIZE
     elif isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        kind = "disk_full"
+        kind = protocol.DISK_FULL
     elif isinstance(exc, RecursionError):
-        kind = "recursion"
+        kind = protocol.RECURSION
     return {"ok": False, "kind": kind, "type": type(exc).__qualname__, "message": message,
             "traceback": _student_traceback(exc, code_dir)}
 
@@ -750,24 +753,27 @@ def _resolve(value: Any, module: Any, fds: list[int], link: tuple[socket.socket,
     """The parent's markers made real: module attributes, tensors shared with the parent (or, where
     no memory can be shared, sent by value and sent back after the call: ``watched``), and the
     parent's functions (callbacks) and objects made of them."""
+    from grader import protocol
+
     t = type(value)
     if t is dict:
-        if set(value) == {"__attr__"}:
-            return getattr(module, value["__attr__"])
-        if set(value) == {"__watched__", "tensor"} and watched is not None:
+        marker = protocol.argument_marker(value)
+        if marker == protocol.ATTR:
+            return getattr(module, value[protocol.ATTR])
+        if marker == protocol.WATCHED and watched is not None:
             tensor = value["tensor"].clone()
             watched.append(tensor)
             return tensor
-        if set(value) == {"__shared__", "dtype", "shape"}:
+        if marker == protocol.SHARED:
             from grader import wire
 
-            fd, fds[value["__shared__"]] = fds[value["__shared__"]], -1
+            fd, fds[value[protocol.SHARED]] = fds[value[protocol.SHARED]], -1
             return wire.shared_tensor(fd, value["dtype"], value["shape"])
-        if set(value) == {"__callback__"}:
-            return _grader_function(link, int(value["__callback__"]))
-        if set(value) == {"__callback_object__", "methods"}:
+        if marker == protocol.CALLBACK:
+            return _grader_function(link, int(value[protocol.CALLBACK]))
+        if marker == protocol.CALLBACK_OBJECT:
             methods = {name: staticmethod(_grader_function(link, int(i))) for name, i in value["methods"].items()}
-            return type(str(value["__callback_object__"]), (), {"__module__": "grader", **methods})()
+            return type(str(value[protocol.CALLBACK_OBJECT]), (), {"__module__": "grader", **methods})()
         return {k: _resolve(v, module, fds, link, watched) for k, v in value.items()}
     if t in (list, tuple):
         items = [_resolve(v, module, fds, link, watched) for v in value]
@@ -776,7 +782,7 @@ def _resolve(value: Any, module: Any, fds: list[int], link: tuple[socket.socket,
 
 
 def _serve(conn: socket.socket, request: dict) -> None:
-    from grader import wire
+    from grader import protocol, wire
 
     code_dir = request["code_dir"]
     module_name = request["module"]
@@ -802,6 +808,7 @@ def _serve(conn: socket.socket, request: dict) -> None:
     carries_fds = not request.get("portable")  # a TCP connection (portable backend) carries no descriptors
     while True:
         fds: list[int] = []
+        watched: list[Any] = []  # Watched inputs sent by value: sent back after the call, whatever it did
         data = wire.recv_frame(conn, fds=fds if carries_fds else None)
         if data is None:
             return
@@ -811,7 +818,6 @@ def _serve(conn: socket.socket, request: dict) -> None:
             _seed(int(msg.get("seed", 0)))
             try:
                 link = (conn, lock, msg.get("request"))
-                watched: list[Any] = []  # Watched inputs sent by value: sent back after the call
                 args = _resolve(msg.get("args", ()), module, fds, link, watched)
                 kwargs = _resolve(msg.get("kwargs", {}), module, fds, link, watched)
             finally:
@@ -857,7 +863,7 @@ def _serve(conn: socket.socket, request: dict) -> None:
                 except KeyError:  # the grader asked for a probe it does not have: its bug, not the student's
                     _flush()
                     with lock:
-                        _send(conn, {"ok": False, "kind": "grader", "type": "KeyError",
+                        _send(conn, {"ok": False, "kind": protocol.GRADER_FAULT, "type": "KeyError",
                                      "message": f"no probe named {msg['probe']!r}", "traceback": ""})
                     continue
 
@@ -888,14 +894,14 @@ def _serve(conn: socket.socket, request: dict) -> None:
             elapsed = time.process_time() - t0
             reply = {"ok": True, "value": wire.to_wire(result) if msg.get("want_value", True) else None,
                      "child_cpu": elapsed}
-            if watched:
-                reply["watched"] = [wire.compact(t.detach()) for t in watched]
         except BaseException as exc:  # noqa: BLE001
             reply = _error_reply(exc, code_dir)
             if op == "probe" and _probe_fault(exc, code_dir):
-                reply = {"ok": False, "kind": "grader", "type": type(exc).__qualname__,
+                reply = {"ok": False, "kind": protocol.GRADER_FAULT, "type": type(exc).__qualname__,
                          "message": f"the probe {msg.get('probe')!r} failed: {reply['message']}",
                          "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]}
+        if watched:
+            reply["watched"] = [wire.compact(t.detach()) for t in watched]
         _flush()
         with lock:
             _send(conn, reply)

@@ -22,6 +22,8 @@ from typing import Any, Sequence
 
 import torch
 
+from grader import protocol
+
 try:  # absent on Windows, where Watched tensors travel by value (see Watched)
     import fcntl
 except ImportError:  # pragma: no cover - exercised by tests/test_platforms.py's simulation
@@ -101,13 +103,13 @@ class Watched:
         if self.fd is None:
             return self.original.clone()
         fds.append(self.fd)
-        return {"__shared__": len(fds) - 1, "dtype": str(self.dtype).removeprefix("torch."), "shape": list(self.shape)}
+        return protocol.shared_marker(len(fds) - 1, str(self.dtype).removeprefix("torch."), list(self.shape))
 
     def value_marker(self, watched: list["Watched"]) -> Any:
         """What crosses where no memory is shared: the tensor itself, to be sent back after the call
         in the order of ``watched`` (see :meth:`receive`)."""
         watched.append(self)
-        return {"__watched__": len(watched) - 1, "tensor": self.original.clone()}
+        return protocol.watched_marker(len(watched) - 1, self.original.clone())
 
     def receive(self, value: Any) -> None:
         """What the child's copy holds after the call (read like any reply: a tensor of the same dtype
@@ -160,7 +162,7 @@ class Callback:
 
     def marker(self, callbacks: list[Any]) -> Any:
         callbacks.append(self.fn)
-        return {"__callback__": len(callbacks) - 1}
+        return protocol.callback_marker(len(callbacks) - 1)
 
 
 class CallbackObject:
@@ -175,8 +177,8 @@ class CallbackObject:
         self.methods = methods
 
     def marker(self, callbacks: list[Any]) -> Any:
-        return {"__callback_object__": self.type_name,
-                "methods": {name: Callback(fn).marker(callbacks)["__callback__"] for name, fn in self.methods.items()}}
+        return protocol.callback_object_marker(
+            self.type_name, {name: Callback(fn).marker(callbacks)[protocol.CALLBACK] for name, fn in self.methods.items()})
 
 
 class WatchedInputs:
@@ -321,7 +323,7 @@ def _numpy_to_wire(value: Any) -> Any:
     if t is np.ndarray and value.dtype.kind in "biuf" and value.size <= _NUMPY_MAX_ELEMENTS \
             and value.dtype.name in ("bool", "int8", "int16", "int32", "int64", "uint8", "float16", "float32",
                                      "float64"):
-        return {"__numpy__": torch.from_numpy(np.ascontiguousarray(value).copy()),
+        return {protocol.NUMPY: torch.from_numpy(np.ascontiguousarray(value).copy()),
                 "summary": f"shape {tuple(value.shape)}, dtype {value.dtype.name}"}
     return None
 
@@ -329,19 +331,19 @@ def _numpy_to_wire(value: Any) -> Any:
 def to_wire(value: Any, depth: int = 0) -> Any:
     """Child side: turn a student's return value into plain data (tensors, numbers, containers)."""
     if depth > _MAX_DEPTH:
-        return {"__opaque__": "nested structure", "summary": "nested too deeply"}
+        return protocol.opaque_marker("nested structure", "nested too deeply")
     t = type(value)
     if t is torch.Tensor:
         plain = _plain_tensor(value)
         if plain is not None:
             return compact(plain)
-        return {"__opaque__": _tensor_kind(value), "summary": _shape_summary(value)}
+        return protocol.opaque_marker(_tensor_kind(value), _shape_summary(value))
     if isinstance(value, torch.Tensor):
         try:
             summary = f"shape {tuple(value.shape)}"
         except Exception:  # noqa: BLE001 - hostile objects may raise anything
             summary = ""
-        return {"__opaque__": f"tensor subclass {_type_name(value)}", "summary": summary}
+        return protocol.opaque_marker(f"tensor subclass {_type_name(value)}", summary)
     if t in _PLAIN:
         return value
     numpy_value = _numpy_to_wire(value)
@@ -349,16 +351,16 @@ def to_wire(value: Any, depth: int = 0) -> Any:
         return numpy_value
     if t in (list, tuple):
         if len(value) > _MAX_ITEMS:
-            return {"__opaque__": _type_name(value), "summary": f"{len(value)} items (too many to send)"}
+            return protocol.opaque_marker(_type_name(value), f"{len(value)} items (too many to send)")
         items = [to_wire(v, depth + 1) for v in value]
         return items if t is list else tuple(items)
     if t is dict:
         if len(value) > _MAX_ITEMS:
-            return {"__opaque__": "dict", "summary": f"{len(value)} items (too many to send)"}
-        return {("__key__" + k if isinstance(k, str) and k.startswith("__") else k)
-                if type(k) in (str, int) else str(k): to_wire(v, depth + 1) for k, v in value.items()}
+            return protocol.opaque_marker("dict", f"{len(value)} items (too many to send)")
+        return {protocol.escape_key(k) if type(k) in (str, int) else str(k): to_wire(v, depth + 1)
+                for k, v in value.items()}
     if t is torch.dtype:
-        return {"__dtype__": str(value)}
+        return {protocol.DTYPE: str(value)}
     summary = ""
     shape = getattr(value, "shape", None)
     if type(shape) is tuple:
@@ -366,7 +368,7 @@ def to_wire(value: Any, depth: int = 0) -> Any:
     dtype = getattr(value, "dtype", None)
     if dtype is not None and type(getattr(dtype, "name", None)) is str:
         summary += f", dtype {dtype.name}"
-    return {"__opaque__": _type_name(value), "summary": summary.strip(", ")}
+    return protocol.opaque_marker(_type_name(value), summary.strip(", "))
 
 
 class ReplyTooLarge(Exception):
@@ -405,17 +407,16 @@ def from_wire(value: Any, *, max_nodes: int = MAX_REPLY_NODES,
                 raise ReplyTooLarge(f"more than {max_tensor_bytes >> 20} MB of tensor data")
             return v
         if t is dict:
-            if "__opaque__" in v:
-                return Opaque(str(v["__opaque__"])[:200], str(v.get("summary", ""))[:200])
-            if "__dtype__" in v:
-                return Opaque("torch.dtype", str(v["__dtype__"])[:100])
-            if "__numpy__" in v and isinstance(v["__numpy__"], torch.Tensor):
-                arr = walk(v["__numpy__"], depth + 1)
+            if protocol.OPAQUE in v:
+                return Opaque(str(v[protocol.OPAQUE])[:200], str(v.get("summary", ""))[:200])
+            if protocol.DTYPE in v:
+                return Opaque("torch.dtype", str(v[protocol.DTYPE])[:100])
+            if protocol.NUMPY in v and isinstance(v[protocol.NUMPY], torch.Tensor):
+                arr = walk(v[protocol.NUMPY], depth + 1)
                 if isinstance(arr, torch.Tensor):
                     return NumpyArray("numpy.ndarray", str(v.get("summary", ""))[:200], arr)
                 return arr
-            return {(k[len("__key__"):] if isinstance(k, str) and k.startswith("__key__") else k): walk(x, depth + 1)
-                    for k, x in v.items()}
+            return {protocol.unescape_key(k): walk(x, depth + 1) for k, x in v.items()}
         if t is list:
             return [walk(x, depth + 1) for x in v]
         if t is tuple:
@@ -454,7 +455,7 @@ def encode_args(value: Any, fds: list[int] | None = None, callbacks: list[Any] |
     is appended there (see :meth:`Watched.value_marker`); a callback's function goes to
     ``callbacks`` (served by the parent while the request runs)."""
     if isinstance(value, Attr):
-        return {"__attr__": value.name}
+        return protocol.attr_marker(value.name)
     if isinstance(value, Watched):
         if watched is not None:
             return value.value_marker(watched)

@@ -128,6 +128,7 @@ def test_watched_inputs_travel_by_value_and_their_changes_come_back(sandbox):
         wy3 = wire.Watched(y)
         with pytest.raises(Exception, match="after writing"):
             s.call("fail_after_writing", wire.Watched(x), wy3)
+        assert wy3.modified() and int(wy3.current().abs().sum()) == 0  # seen even when the call raised
     with pytest.raises(ValueError, match="dense CPU tensor"):
         wire.Watched(torch.randn(3).to_sparse())
 
