@@ -203,3 +203,7 @@ class Reply(TypedDict, total=False):
 class ImportReply(Reply, total=False):
     phase: Literal["import"]
     filtered: bool              # the worker runs under the system-call filter
+
+
+#: Any request the parent sends during a session.
+Request = CallRequest | ProbeRequest | StageRequest | KeptRequest

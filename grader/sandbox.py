@@ -277,7 +277,7 @@ class Zygote:
         child_sock.close()
         self._ctl = parent_sock
 
-    def spawn(self, request: dict, fds: list[int]) -> None:
+    def spawn(self, request: protocol.SpawnRequest, fds: list[int]) -> None:
         with self._lock:
             try:
                 assert self._ctl is not None
@@ -436,7 +436,7 @@ class StudentSession:
         out_r, out_w = os.pipe()
         status_r, status_w = os.pipe()
         lim = self.limits
-        request = {
+        request: protocol.SpawnRequest = {
             "op": "spawn", "module": self.module, "code_dir": str(sb.code_dir), "workdir": str(self._workdir),
             "uid": uid, "gid": uid, "isolate": sb.isolated, "seed": self.seed,
             "memory_bytes": (lim.memory_mb + (lim.cuda_host_mb if lim.gpu else 0)) * 1024 * 1024, "file_bytes": lim.file_mb * 1024 * 1024,
@@ -718,7 +718,8 @@ class StudentSession:
         except OSError:
             pass  # the child is gone: the next read says how
 
-    def _invoke(self, msg: dict, args: tuple, kwargs: dict, timeout: float, what: str) -> dict:
+    def _invoke(self, msg: protocol.CallRequest | protocol.ProbeRequest, args: tuple, kwargs: dict, timeout: float,
+                what: str) -> dict:
         """``msg`` with its arguments encoded: the descriptors of ``Watched`` tensors travel with it,
         and the grader functions of ``Callback`` arguments are served while it runs."""
         fds: list[int] = []
@@ -727,7 +728,7 @@ class StudentSession:
         msg["kwargs"] = wire.encode_args(kwargs, fds, callbacks)
         return self._request(msg, timeout, what, fds=fds, callbacks=callbacks)
 
-    def _request(self, msg: dict, timeout: float, what: str, fds: Sequence[int] = (),
+    def _request(self, msg: protocol.Request, timeout: float, what: str, fds: Sequence[int] = (),
                  callbacks: Sequence[Any] = ()) -> dict:
         if self._dead_reason is not None or self._conn is None:
             raise StudentCrash(f"{what} was not run: the process running your code {self._dead_reason}",
@@ -811,7 +812,7 @@ class StudentSession:
         """
         if staged is not None and args:
             raise ValueError("a call on staged arguments takes no other positional arguments")
-        msg = {"op": "call", "func": func, "seed": self.seed if seed is None else seed, "repeat": repeat,
+        msg: protocol.CallRequest = {"op": "call", "func": func, "seed": self.seed if seed is None else seed, "repeat": repeat,
                "want_value": want_value, "staged": staged, "offset": offset, "keep": keep, "grad": grad}
         return self._invoke(msg, args, kwargs, timeout or self.limits.call_timeout, f"{func}()")["value"]
 
@@ -824,7 +825,7 @@ class StudentSession:
         inputs); ``repeat`` and ``offset`` work as in :meth:`call`."""
         if staged is not None and args:
             raise ValueError("a probe on staged arguments takes no other positional arguments")
-        msg = {"op": "probe", "probe": name, "seed": self.seed if seed is None else seed, "staged": staged,
+        msg: protocol.ProbeRequest = {"op": "probe", "probe": name, "seed": self.seed if seed is None else seed, "staged": staged,
                "repeat": repeat, "offset": offset}
         return self._invoke(msg, args, kwargs, timeout or self.limits.call_timeout, what or name)["value"]
 
@@ -937,7 +938,8 @@ class StudentSession:
         inputs. Returns the device the child placed them on (``"cuda:0"``, say). A device the
         child cannot use raises :class:`StudentException` (the child's error is in its message).
         """
-        msg = {"op": "stage", "name": name, "device": device, "args": wire.encode_args(args, None), "seed": self.seed}
+        msg: protocol.StageRequest = {"op": "stage", "name": name, "device": device,
+                                      "args": wire.encode_args(args, None), "seed": self.seed}
         return str(self._request(msg, timeout or self.limits.call_timeout, f"putting the inputs on {device}")["value"])
 
     def memory_growth(self, func: str, *, staged: str, timeout: float | None = None, repeat: int = 2) -> float | None:
@@ -970,7 +972,7 @@ class StudentSession:
                    timeout: float | None = None) -> str:
         """Put several argument sets in the child under ``name``: timed calls on them use a fresh set
         for each repetition (see :meth:`call`), so a cache keyed on the inputs gains nothing."""
-        msg = {"op": "stage", "name": name, "device": device, "sets": True,
+        msg: protocol.StageRequest = {"op": "stage", "name": name, "device": device, "sets": True,
                "args": [wire.encode_args(tuple(a), None) for a in sets], "seed": self.seed}
         return str(self._request(msg, timeout or self.limits.call_timeout, f"putting the inputs on {device}")["value"])
 

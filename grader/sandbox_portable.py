@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from grader import wire
+from grader import protocol, wire
 from grader.errors import SandboxUnavailable
 from grader.layout import ROOT
 from grader.sandbox import StudentSession
@@ -232,7 +232,7 @@ class PortableSession(StudentSession):
         self._conn = interp.conn
         self.pid = self._worker_pid = interp.proc.pid
         self._memory_base = _tree_rss(self.pid)
-        request = {
+        request: protocol.SpawnRequest = {
             "op": "spawn", "portable": True, "module": self.module, "code_dir": str(sb.code_dir),
             "workdir": str(self._workdir), "seed": self.seed, "memory_bytes": lim.memory_mb * 1024 * 1024,
             "file_bytes": lim.file_mb * 1024 * 1024, "cpu_seconds": lim.cpu_seconds, "gpu": lim.gpu,
@@ -323,7 +323,8 @@ class PortableSession(StudentSession):
 
     # -- calls -------------------------------------------------------------------------------
 
-    def _invoke(self, msg: dict, args: tuple, kwargs: dict, timeout: float, what: str) -> dict:
+    def _invoke(self, msg: protocol.CallRequest | protocol.ProbeRequest, args: tuple, kwargs: dict, timeout: float,
+                what: str) -> dict:
         """As the Linux session's, but ``Watched`` tensors go by value and their contents after the
         call are read from the reply (no memory is shared)."""
         callbacks: list[Any] = []
