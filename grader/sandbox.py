@@ -34,13 +34,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from grader import cpu_cgroup, hints, protocol, wire
+from grader import cpu_cgroup, protocol, sandbox_accounting as accounting, sandbox_texts as texts, wire
 from grader.layout import ROOT
 from grader.sandbox_child import GPU_ENVIRONMENT, status_bytes
 from grader.errors import (
     SandboxUnavailable,
     StudentCrash,
-    StudentException,
     StudentImportError,
     StudentTimeout,
 )
@@ -492,17 +491,7 @@ class StudentSession:
         self.syscall_filter = reply.get("filtered") is True
 
     def _import_message(self, reply: dict) -> str:
-        kind, etype, msg, tb = reply.get("kind"), reply.get("type"), reply.get("message"), reply.get("traceback", "")
-        name = f"{self.module}.py"
-        if kind == "exit":
-            return (f"{name} calls exit() while being imported (exit code {msg}). Remove exit()/sys.exit() calls "
-                    "from the module: the grader imports it to call your functions.")
-        if etype == "SyntaxError" or etype == "IndentationError" or etype == "TabError":
-            return f"{name} has a syntax error, so none of its functions can be graded:\n{tb.strip()}"
-        if etype in ("ModuleNotFoundError", "ImportError"):
-            return (f"{name} could not be imported: {etype}: {msg}. Only torch, numpy and the Python standard "
-                    f"library are available to your code.\n{tb.strip()}")
-        return f"{name} raised {etype} while being imported: {msg}\n{tb.strip()}"
+        return texts.import_message(self.module, reply)
 
     def close(self) -> None:
         self._kill()
@@ -630,25 +619,10 @@ class StudentSession:
         return self._exit_message(os.WEXITSTATUS(status))
 
     def _signal_message(self, sig: int) -> str:
-        """How the process running the student's code ended, killed by signal ``sig``."""
-        texts = {
-            "SIGSEGV": "crashed with a segmentation fault (invalid memory access, e.g. through ctypes).",
-            "SIGABRT": "aborted (os.abort() or a failed low-level assertion).",
-            "SIGXCPU": f"used more than {self.limits.cpu_seconds} s of CPU time and was stopped.",
-            "SIGXFSZ": f"tried to write a file larger than {self.limits.file_mb} MB and was stopped.",
-            "SIGKILL": "was killed (most likely it used too much memory).",
-            "SIGBUS": "crashed with a bus error.",
-            "SIGFPE": "crashed with a floating-point exception.",
-        }
-        try:
-            name = signal.Signals(sig).name
-        except ValueError:
-            return f"was killed by signal {sig}."
-        return texts.get(name, f"was killed by signal {name}.")
+        return texts.signal_message(sig, self.limits)
 
     def _exit_message(self, code: int) -> str:
-        return (f"ended the process (exit code {code}), e.g. through os._exit(). Do not exit the interpreter "
-                "from your code.")
+        return texts.exit_message(code)
 
     def _receive(self, deadline: float, what: str) -> dict:
         assert self._conn is not None
@@ -772,32 +746,8 @@ class StudentSession:
         """A request's final reply, before it is judged (the portable backend reads more from it)."""
 
     def _call_error(self, reply: dict, what: str, *, autograd_off: bool = False) -> Exception:
-        kind, etype = reply.get("kind"), str(reply.get("type"))
-        msg, tb = str(reply.get("message", "")), str(reply.get("traceback", "")).strip()
-        if kind == protocol.GRADER_FAULT:  # not a StudentCodeError: the runner reports a grader error
-            return RuntimeError(f"{what}: the grader's request failed in the sandbox: {msg}")
-        if kind == protocol.EXIT:
-            return StudentCrash(f"{what} called exit()/sys.exit({msg}). Functions must return their result; "
-                                "remove the exit call.", output=self.output)
-        if kind == protocol.MEMORY:
-            return StudentCrash(f"{what} ran out of memory (limit about {self.limits.memory_mb} MB above the "
-                                "baseline). Avoid building huge intermediate tensors.", output=self.output)
-        if kind == protocol.FILE_SIZE:
-            return StudentCrash(f"{what} tried to write a file larger than {self.limits.file_mb} MB ({etype}: "
-                                f"{msg}). Do not write large files from your code.", output=self.output)
-        if kind == protocol.DISK_FULL:
-            room = f"{self.limits.tmp_mb} MB in all" if self.private_tmp else "the disk is full"
-            return StudentCrash(f"{what} ran out of space for files ({room}; {etype}: {msg}). Do not write large "
-                                "or many files from your code.", output=self.output)
-        if kind == protocol.RECURSION:
-            return StudentException(f"{what} raised RecursionError (unbounded recursion?).\n{tb}",
-                                    exc_type=etype, traceback=tb, output=self.output)
-        if etype == "NotImplementedError":
-            return StudentException(f"{what}: not implemented yet (it raised NotImplementedError: {msg}).",
-                                    exc_type=etype, traceback=tb, output=self.output)
-        hint = hints.device_or_dtype_hint(msg, tb, grading_device=self.grading_device, autograd_off=autograd_off)
-        return StudentException(f"{what} raised {etype}: {msg}\n{tb}" + (f"\n{hint}" if hint else ""),
-                                exc_type=etype, traceback=tb, output=self.output)
+        return texts.call_error(reply, what, limits=self.limits, private_tmp=self.private_tmp,
+                                grading_device=self.grading_device, autograd_off=autograd_off, output=self.output)
 
     def call(self, func: str, *args: Any, timeout: float | None = None, seed: int | None = None,
              repeat: int = 1, want_value: bool = True, staged: str | None = None, offset: int = 0,
@@ -831,60 +781,15 @@ class StudentSession:
 
     def _session_pids(self) -> list[int]:
         """Every live process of this session: its PID namespace, else its process group."""
-        worker = self._worker_pid
-        if worker is None:
-            return []
-        try:
-            if self.isolated:
-                ns = os.readlink(f"/proc/{worker}/ns/pid")
-
-                def member(n: int) -> bool:
-                    return os.readlink(f"/proc/{n}/ns/pid") == ns
-            else:
-                def member(n: int) -> bool:
-                    return os.getpgid(n) == worker
-        except OSError:
-            return []
-        pids = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    if member(int(entry)):
-                        pids.append(int(entry))
-                except OSError:
-                    pass
-        return pids
+        return accounting.session_pids(self._worker_pid, self.isolated)
 
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:
         """Every process of the session stopped (SIGSTOP) for the duration: nothing the student started
         (a thread spinning in the background, a helper process) runs beside what the grader times
         meanwhile in another session."""
-        stopped = []
-        for pid in self._session_pids():
-            try:
-                os.kill(pid, signal.SIGSTOP)
-                stopped.append(pid)
-            except (ProcessLookupError, PermissionError):
-                pass
-        deadline = time.monotonic() + 0.5
-        for pid in stopped:  # kill() returns before the process has stopped: wait until it has
-            while time.monotonic() < deadline:
-                try:
-                    with open(f"/proc/{pid}/stat") as f:
-                        if f.read().rsplit(")", 1)[1].split()[0] in ("T", "t", "Z", "X"):
-                            break
-                except (OSError, IndexError):
-                    break
-                time.sleep(0.001)
-        try:
+        with accounting.stopped(self._session_pids()):
             yield
-        finally:
-            for pid in stopped:
-                try:
-                    os.kill(pid, signal.SIGCONT)
-                except (ProcessLookupError, PermissionError):
-                    pass
 
     @property
     def cpu_accounting(self) -> str:
@@ -907,29 +812,7 @@ class StudentSession:
             value = self._cpu_group.cpu_seconds()
             if value is not None:
                 return value
-        total = 0.0
-        tick = os.sysconf("SC_CLK_TCK")
-        for pid in self._session_pids():
-            try:
-                # the namespace's init is the grader's; the orphans it reaps (below) are the student's
-                own = not (self.isolated and pid == self.pid)
-                live = 0.0
-                for tid in os.listdir(f"/proc/{pid}/task") if own else ():
-                    try:
-                        with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                            live += int(f.read().split()[0]) / 1e9
-                    except (OSError, ValueError, IndexError):
-                        pass
-                with open(f"/proc/{pid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                # utime + stime of the thread group include its exited threads (in clock ticks); the live
-                # threads' nanosecond counters are finer: the larger of the two
-                group = (int(fields[11]) + int(fields[12])) / tick if own else 0.0
-                total += max(live, group)
-                total += (int(fields[13]) + int(fields[14])) / tick  # cutime + cstime: reaped children
-            except (OSError, ValueError, IndexError):
-                pass
-        return total
+        return accounting.proc_cpu_seconds(self._session_pids(), grader_pid=self.pid if self.isolated else None)
 
     def stage(self, name: str, *args: Any, device: str = "cpu", timeout: float | None = None) -> str:
         """Put ``args`` in the child, on ``device``, for later calls with ``staged=name``.
