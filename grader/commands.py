@@ -42,30 +42,6 @@ def hidden_paths() -> list[Path]:
     return list(dict.fromkeys(p for p in paths if p.exists()))
 
 
-def _data_lines(needed: list[str], data_root: Path | None) -> list[str]:
-    """Where each dataset a check asked for was found (or why not); nothing when no check needed data."""
-    lines: list[str] = []
-    if not needed:
-        return lines
-    from grader import data
-    from grader.errors import DataNotFoundError
-
-    for name in needed:
-        try:
-            location = data.locate(name, data_root)
-            lines.append(data.describe(location))
-            lines += [f"Note: {note}." for note in data.passed_over(location, data_root)]
-        except DataNotFoundError as exc:
-            lines.append(f"Data: {name} not found ({exc}).")
-    return lines
-
-
-def _summary(run: RunResult) -> str:
-    counts = {o: sum(1 for c in run.checks if c.outcome == o) for o in Outcome}
-    parts = [f"{counts[o]} {o.value}" for o in Outcome if counts[o]]
-    return f"Score: {run.score:g} / {run.max_score:g} ({', '.join(parts) or 'no checks'})"
-
-
 def grade_to_file(submission: Path, results_path: Path, *, parts: list[str] | None = None,
                   checks: list[str] | None = None, data_root: Path | None = None, budget: float | None = None,
                   public_only: bool = False, progress=None, limits=None, zygote=None,
@@ -106,10 +82,7 @@ def grade_to_file(submission: Path, results_path: Path, *, parts: list[str] | No
         try:
             files = intake.collect(submission, part_objs, scratch)
         except SubmissionError as exc:
-            doc = {"score": 0, "output": str(exc), "stdout_visibility": "hidden",
-                   "tests": [{"name": "Submission files", "status": "failed", "score": 0, "max_score": 0,
-                              "output": str(exc), "extra_data": {"outcome": "failed"}}]}
-            results.write_json(doc, results_path)
+            results.write_json(results.submission_problem_document(str(exc)), results_path)
             return None
         runner.grading_device(device)  # a device that is not there is said once, before any check
         options = runner.GradingOptions(data_root=data_root, progress=progress, device=device)
@@ -119,14 +92,6 @@ def grade_to_file(submission: Path, results_path: Path, *, parts: list[str] | No
         if limits is not None:
             options.limits = limits
         run = runner.run(selected, files, options, hidden_paths=hidden, zygote=zygote)
-        run.sandbox = str(getattr(zygote, "description", ""))
-        lines = [_summary(run)]
-        for pf in files.values():
-            if pf.problem:
-                lines.append(f"{pf.part.title}: {pf.problem}")
-            lines += [f"Note: {n}" for n in pf.notes]
-        lines += _data_lines(run.datasets, data_root)
-        run.output = "\n".join(lines)
         results.write(run, results_path)
         return run
     except UnknownCheck as exc:  # the command line named no check: said in the file, and raised for the CLI

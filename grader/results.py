@@ -181,6 +181,14 @@ def write(run: RunResult, path: Path) -> dict[str, Any]:
     return doc
 
 
+def submission_problem_document(message: str) -> dict[str, Any]:
+    """A valid results file for a submission that could not be graded at all (files missing, an
+    unreadable archive): zero points, and what to fix, shown to the student."""
+    return {"score": 0, "output": message, "stdout_visibility": "hidden",
+            "tests": [{"name": "Submission files", "status": "failed", "score": 0, "max_score": 0,
+                       "output": message, "extra_data": {"outcome": "failed"}}]}
+
+
 def error_document(message: str, staff_detail: str = "") -> dict[str, Any]:
     """A valid results file saying the autograder itself failed (never the student's fault)."""
     tests = [{

@@ -489,7 +489,39 @@ def run(checks: list[Check], files: dict[str, PartFiles], options: GradingOption
                 sb.close()
     out.execution_time = time.monotonic() - started
     out.datasets = list(shared.get("run:datasets", []))
+    out.sandbox = str(getattr(zygote, "description", "")) if zygote is not None else ""
+    lines = [summary_line(out)]
+    for pf in files.values():
+        if pf.problem:
+            lines.append(f"{pf.part.title}: {pf.problem}")
+        lines += [f"Note: {n}" for n in pf.notes]
+    out.output = "\n".join(lines + _data_lines(out.datasets, options.data_root))
     return out
+
+
+def _data_lines(needed: list[str], data_root: Path | None) -> list[str]:
+    """Where each dataset a check asked for was found (or why not); nothing when no check needed data."""
+    lines: list[str] = []
+    if not needed:
+        return lines
+    from grader import data
+    from grader.errors import DataNotFoundError
+
+    for name in needed:
+        try:
+            location = data.locate(name, data_root)
+            lines.append(data.describe(location))
+            lines += [f"Note: {note}." for note in data.passed_over(location, data_root)]
+        except DataNotFoundError as exc:
+            lines.append(f"Data: {name} not found ({exc}).")
+    return lines
+
+
+def summary_line(run: RunResult) -> str:
+    """The run's first line: its score and how many checks had each outcome."""
+    counts = {o: sum(1 for c in run.checks if c.outcome == o) for o in Outcome}
+    parts = [f"{counts[o]} {o.value}" for o in Outcome if counts[o]]
+    return f"Score: {run.score:g} / {run.max_score:g} ({', '.join(parts) or 'no checks'})"
 
 
 def scratch_dir() -> Path:
