@@ -60,7 +60,7 @@ def copy():
     # not under pytest's tmp_path, which only its owner may enter: run as root, the grader runs the
     # student's code as an unprivileged user, who must be able to read the copy's grader package
     base = Path(tempfile.mkdtemp(prefix="grader-new-part-"))
-    base.chmod(0o755)
+    base.chmod(0o711)  # others may pass through to the grader package, not list what is here
     try:
         yield _scaffolded(base)
     finally:
@@ -69,12 +69,19 @@ def copy():
 
 def _scaffolded(base: Path) -> Copy:
     root = base / "repo"
+    root.mkdir(mode=0o700)  # no one else may enter while the copy is made
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
                             capture_output=True, text=True, check=True).stdout.split("\0")
     for rel in filter(None, listed):
         if (REPO / rel).is_file():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / rel, root / rel)
+    # the copy holds a reference and hidden checks: only the owner may read them, from the start (other
+    # tests grade hostile code meanwhile, which looks for such copies)
+    for entry in [*root.iterdir(), root / "grader" / "checks"]:
+        if entry.name not in {"grader", "README.md", "pyproject.toml", "assignment"} or entry.name == "checks":
+            entry.chmod(0o700)
+    root.chmod(0o711)
     if (REPO.parent / "shared").is_dir():  # the offline data, found as ../shared like in a checkout
         (base / "shared").symlink_to(REPO.parent / "shared")
     c = Copy(root)
