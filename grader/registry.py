@@ -217,6 +217,39 @@ def _next_number(part: Part, public: bool) -> str:
     return f"{prefix}{k}"
 
 
+def family(title: str, cases: dict[str, float], *, id: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare one check per case from one function of ``(ctx, case)``: a family of checks that differ
+    only in what they are about (three activations, say). ``cases`` maps each case to its points;
+    ``title`` and ``id`` are formatted with ``{case}``. Every member is an ordinary check (its own id,
+    number in declaration order, weight and result); ``options`` are :func:`check`'s (``depends`` and
+    ``after`` may be formatted with ``{case}`` too). Returns the function unchanged; its members are
+    in ``fn.__family__``, keyed by case."""
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        members: dict[str, Callable[..., Any]] = {}
+        for case, points in cases.items():
+            def member(ctx: Any, _case: str = case) -> Any:
+                return fn(ctx, _case)
+
+            member.__name__ = member.__qualname__ = id.format(case=case)
+            member.__module__ = fn.__module__
+            member.__doc__ = fn.__doc__
+            formatted: dict[str, Any] = {
+                key: (tuple(d.format(case=case) if isinstance(d, str) else d for d in value)
+                      if key in ("depends", "after") else value) for key, value in options.items()}
+            members[case] = check(title.format(case=case), weight=points, **formatted)(_with_globals(member, fn))
+        setattr(fn, "__family__", members)
+        return fn
+
+    return register
+
+
+def _with_globals(member: Callable[..., Any], fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``member`` with ``fn`` as the layer below it, so that :func:`check` finds ``fn``'s module's PART."""
+    setattr(member, "__wrapped__", fn)
+    return member
+
+
 class _NoCode:
     co_freevars: tuple[str, ...] = ()
 

@@ -304,6 +304,34 @@ def test_metadata_declared_on_check_itself(monkeypatch):
         declare(hidden, "@check('typo', weight=1, depends=[frist])\ndef ninth(ctx): pass\n")
 
 
+def test_a_family_declares_one_ordinary_check_per_case(monkeypatch):
+    import types
+
+    from grader.registry import Part, family
+
+    monkeypatch.setitem(CHECKS, "kin", [])
+    module = types.ModuleType("grader.checks.kin")
+    module.PART, module.check, module.family = Part("kin", "Part 8: a family", files=("kin.py",)), check, family
+    exec(compile(textwrap.dedent("""
+        seen = []
+
+        @check("first", weight=1)
+        def kin_first(ctx): pass
+
+        @family("{case}: the same check for {case}", {"alpha": 2, "beta": 0.5}, id="kin_{case}",
+                depends=("kin_first",), after=("kin_{case}_setup",), timeout=12)
+        def kin_member(ctx, case):
+            seen.append(case)
+    """), "<family>", "exec"), module.__dict__)
+    got = [(c.id, c.title, c.number, c.weight, c.depends, c.after, c.timeout) for c in CHECKS["kin"]]
+    assert got == [("kin_first", "first", "8.1", 1.0, (), (), 60.0),
+                   ("kin_alpha", "alpha: the same check for alpha", "8.2", 2.0, ("kin_first",), ("kin_alpha_setup",), 12.0),
+                   ("kin_beta", "beta: the same check for beta", "8.3", 0.5, ("kin_first",), ("kin_beta_setup",), 12.0)]
+    for c in CHECKS["kin"][1:]:
+        c.fn(None)
+    assert module.seen == ["alpha", "beta"] and set(module.kin_member.__family__) == {"alpha", "beta"}
+
+
 def test_unknown_dependency_is_a_declaration_error():
     from gradescope_utils.autograder_utils.decorators import weight
 

@@ -16,7 +16,7 @@ import torch
 
 from grader import compare, static, wire
 from grader.errors import CheckFailed
-from grader.registry import check
+from grader.registry import check, family
 from grader.public_checks.neural_net import (PART, activation_reply, activation_tolerance, check_logits, count_of,
                                              model_reply)
 
@@ -125,19 +125,10 @@ def _activation_matches(ctx, name: str) -> None:
                                 "write, or a mask built from the output).")
 
 
-@check("sigmoid matches torch.sigmoid: values and gradients (float32 and float64)", timeout=60, weight=3)
-def nn_sigmoid_vs_torch(ctx):
-    _activation_matches(ctx, "sigmoid")
-
-
-@check("tanh matches torch.tanh: values and gradients (float32 and float64)", timeout=60, weight=3)
-def nn_tanh_vs_torch(ctx):
-    _activation_matches(ctx, "tanh")
-
-
-@check("relu matches torch.relu: values and gradients (float32 and float64)", timeout=60, weight=2)
-def nn_relu_vs_torch(ctx):
-    _activation_matches(ctx, "relu")
+@family("{case} matches torch.{case}: values and gradients (float32 and float64)",
+        {"sigmoid": 3, "tanh": 3, "relu": 2}, id="nn_{case}_vs_torch", timeout=60)
+def nn_activation_vs_torch(ctx, name: str) -> None:
+    _activation_matches(ctx, name)
 
 
 @check("Activations are numerically safe at x = +-1000: finite values and gradients", timeout=60, weight=3)
