@@ -8,6 +8,8 @@ holds. The part is worth 45 points (2 public + 43 hidden).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import hashlib
 import math
 
@@ -17,6 +19,9 @@ from grader import compare, static, wire
 from grader.errors import CheckFailed
 from grader.registry import check
 from grader.public_checks.binary_svm import PART
+
+if TYPE_CHECKING:
+    from grader.runner import Context
 
 __all__ = ["PART"]
 
@@ -60,7 +65,7 @@ def _call_watching(s, ctx, func: str, inputs: dict[str, torch.Tensor], *more) ->
 
 
 @check("to_pm1_labels: +1 for the positive class, -1 (not 0) for the rest", timeout=60, weight=2)
-def bs_labels_pm1(ctx):
+def bs_labels_pm1(ctx: Context) -> None:
     gen = ctx.generator("labels")
     y = torch.randint(0, 10, (50,), generator=gen)
     c = int(y[7])
@@ -92,7 +97,7 @@ def sgd_tolerance(n: int, d: int, steps: int, dtype: torch.dtype = torch.float64
 
 
 @check("normalize: every split standardised with the TRAINING mean and std only", timeout=60, weight=3)
-def bs_normalize_train_stats(ctx):
+def bs_normalize_train_stats(ctx: Context) -> None:
     gen = ctx.generator("normalize")
     X_train = torch.randn(40, 6, generator=gen, dtype=torch.float64) * 3 + 2
     X_val = torch.randn(25, 6, generator=gen, dtype=torch.float64) * 0.5 - 1
@@ -172,7 +177,7 @@ def _hinge_inputs(gen: torch.Generator, N: int, D: int, dtype=torch.float64):
 
 
 @check("hinge_loss: mean hinge plus lam * sum(W * W) matches the reference", timeout=60, weight=3)
-def bs_hinge_values(ctx):
+def bs_hinge_values(ctx: Context) -> None:
     ref = ctx.reference
     gen = ctx.generator("hinge")
     with ctx.student() as s:
@@ -200,7 +205,7 @@ def bs_hinge_values(ctx):
 
 @check("hinge_loss: autograd gradients w.r.t. scores and W match central differences", depends=("bs_hinge_values",),
        timeout=60, weight=2)
-def bs_hinge_gradients(ctx):
+def bs_hinge_gradients(ctx: Context) -> None:
     ref = ctx.reference
     gen = ctx.generator("hinge-grad")
     scores, labels, W = _hinge_inputs(gen, 23, 7)
@@ -263,7 +268,7 @@ def _trainer(s, ctx, func: str, args: list, kwargs: dict) -> object:
 
 @check("train_binary_svm: full-batch SGD steps on hinge_loss from W = 0, b = 0; one loss per minibatch",
        depends=("bs_hinge_values",), timeout=60, weight=3)
-def bs_binary_training_steps(ctx):
+def bs_binary_training_steps(ctx: Context) -> None:
     gen = ctx.generator("binary-steps")
     N, D = 30, 5
     X = torch.randn(N, D, generator=gen, dtype=torch.float64)
@@ -316,7 +321,7 @@ def bs_binary_training_steps(ctx):
 
 @check("train_one_vs_all: column c is the SVM of class c against the rest (full batch, vs the reference)",
        depends=("bs_binary_training_steps", "bs_labels_pm1"), timeout=60, weight=3)
-def bs_one_vs_all_training(ctx):
+def bs_one_vs_all_training(ctx: Context) -> None:
     gen = ctx.generator("ova")
     N, D, C = 24, 5, 4
     X = torch.randn(N, D, generator=gen, dtype=torch.float64)
@@ -341,7 +346,7 @@ def bs_one_vs_all_training(ctx):
 
 
 @check("predict_one_vs_all and per_class_accuracy: argmax of the scores; accuracy of each class", timeout=60, weight=2)
-def bs_predict_per_class(ctx):
+def bs_predict_per_class(ctx: Context) -> None:
     gen = ctx.generator("predict")
     X = torch.randn(45, 6, generator=gen, dtype=torch.float64)
     W = torch.randn(6, 5, generator=gen, dtype=torch.float64)
@@ -376,7 +381,7 @@ def bs_predict_per_class(ctx):
 # ----------------------------------------------------------------------------- softmax cross-entropy
 
 
-def _ce_case(ctx, s, logits: torch.Tensor, labels: torch.Tensor, what: str) -> None:
+def _ce_case(ctx: Context, s, logits: torch.Tensor, labels: torch.Tensor, what: str) -> None:
     reply = s.probe("binary_svm.loss_with_grads", "softmax_cross_entropy", [logits, labels], [0],
                     timeout=ctx.timeout(30), what="softmax_cross_entropy(...).backward()")
     out = reply.get("out") if isinstance(reply, dict) else None
@@ -412,7 +417,7 @@ def _ce_case(ctx, s, logits: torch.Tensor, labels: torch.Tensor, what: str) -> N
 
 
 @check("softmax_cross_entropy matches nn.CrossEntropyLoss: values and gradients", timeout=60, weight=3)
-def bs_cross_entropy_vs_torch(ctx):
+def bs_cross_entropy_vs_torch(ctx: Context) -> None:
     gen = ctx.generator("ce")
     with ctx.student() as s:
         for N, C, scale, dtype in ((17, 10, 3.0, torch.float64), (9, 4, 1.0, torch.float32), (1, 3, 5.0, torch.float64)):
@@ -424,7 +429,7 @@ def bs_cross_entropy_vs_torch(ctx):
 
 @check("softmax_cross_entropy is stable for extreme logits (+-1e4): finite, exact values and gradients",
        depends=("bs_cross_entropy_vs_torch",), timeout=60, weight=3)
-def bs_cross_entropy_extreme(ctx):
+def bs_cross_entropy_extreme(ctx: Context) -> None:
     gen = ctx.generator("ce-extreme")
     with ctx.student() as s:
         for dtype in (torch.float32, torch.float64):
@@ -438,7 +443,7 @@ def bs_cross_entropy_extreme(ctx):
 @check("hinge_loss, softmax_cross_entropy and the trainers use no torch loss or softmax functions", timeout=30,
        after=("bs_hinge_values", "bs_cross_entropy_vs_torch", "bs_binary_training_steps", "bs_softmax_training_steps"),
               weight=2)
-def bs_static_no_torch_losses(ctx):
+def bs_static_no_torch_losses(ctx: Context) -> None:
     module = static.inspected(ctx, "its losses and trainers")
 
     def own(name: str) -> None:
@@ -461,7 +466,7 @@ def bs_static_no_torch_losses(ctx):
 
 @check("train_softmax_regression: full-batch SGD steps on the cross-entropy plus lam * sum(W * W)",
        depends=("bs_cross_entropy_vs_torch",), timeout=60, weight=3)
-def bs_softmax_training_steps(ctx):
+def bs_softmax_training_steps(ctx: Context) -> None:
     gen = ctx.generator("softmax-steps")
     N, D, C = 27, 6, 4
     X = torch.randn(N, D, generator=gen, dtype=torch.float64)
@@ -528,7 +533,7 @@ def _scores(images: torch.Tensor, W: torch.Tensor, b: torch.Tensor, p: dict) -> 
     return torch.cat(out)
 
 
-def _trained(ctx, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _trained(ctx: Context, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
     def run():
         p = _protocol(ctx)
         images, labels = p["images"], p["labels"]
@@ -558,7 +563,7 @@ def _trained(ctx, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
     return ctx.shared(f"binary_svm:trained:{kind}", run)
 
 
-def _floor(ctx, kind: str, acc: float, n: int, label: str) -> None:
+def _floor(ctx: Context, kind: str, acc: float, n: int, label: str) -> None:
     profile = _protocol(ctx)["raw"].profile
     floor = ACCURACY_FLOOR[profile][kind]
     ctx.note(f"{label}: test accuracy {acc:.4f} on {n} CIFAR-10 test images ({profile} data); floor {floor:.2f}.")
@@ -570,7 +575,7 @@ def _floor(ctx, kind: str, acc: float, n: int, label: str) -> None:
 
 @check("Binary SVM (cat against ship) trained with your code reaches the accuracy floor on test images",
        depends=("bs_binary_training_steps", "bs_labels_pm1"), timeout=200, weight=4)
-def bs_binary_accuracy(ctx):
+def bs_binary_accuracy(ctx: Context) -> None:
     W, b = _trained(ctx, "binary")
     raw = _protocol(ctx)["raw"]
     keep = (raw.test_labels == BINARY_PAIR[0]) | (raw.test_labels == BINARY_PAIR[1])
@@ -582,7 +587,7 @@ def bs_binary_accuracy(ctx):
 
 @check("One-vs-all trained with your code reaches the accuracy floor on CIFAR-10 test images",
        depends=("bs_one_vs_all_training",), timeout=300, weight=4)
-def bs_one_vs_all_accuracy(ctx):
+def bs_one_vs_all_accuracy(ctx: Context) -> None:
     W, b = _trained(ctx, "one_vs_all")
     raw = _protocol(ctx)["raw"]
     pred = _scores(raw.test_images.reshape(len(raw.test_labels), -1), W, b, _protocol(ctx)).argmax(dim=1)
@@ -591,7 +596,7 @@ def bs_one_vs_all_accuracy(ctx):
 
 @check("One-vs-all: each binary classifier does better than 'never class c' (class imbalance)",
        depends=("bs_labels_pm1",), timeout=300, weight=2)
-def bs_one_vs_all_balance(ctx):
+def bs_one_vs_all_balance(ctx: Context) -> None:
     W, b = _trained(ctx, "one_vs_all")
     p = _protocol(ctx)
     positive = _scores(p["val_images"], W, b, p) >= 0
@@ -619,7 +624,7 @@ def bs_one_vs_all_balance(ctx):
 
 @check("Softmax regression trained with your code reaches the accuracy floor on CIFAR-10 test images",
        depends=("bs_softmax_training_steps",), timeout=300, weight=4)
-def bs_softmax_accuracy(ctx):
+def bs_softmax_accuracy(ctx: Context) -> None:
     W, b = _trained(ctx, "softmax")
     raw = _protocol(ctx)["raw"]
     pred = _scores(raw.test_images.reshape(len(raw.test_labels), -1), W, b, _protocol(ctx)).argmax(dim=1)

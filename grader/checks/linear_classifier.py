@@ -10,7 +10,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 
@@ -19,6 +19,9 @@ from grader.errors import CheckFailed, StudentCodeError, StudentException
 from grader.registry import check
 from grader.public_checks.linear_classifier import (LOSSES, PART, call_loss, load_saved_W, loss_inputs,
                                                     loss_terms, numeric_gradient_check)
+
+if TYPE_CHECKING:
+    from grader.runner import Context
 
 __all__ = ["PART"]
 
@@ -136,7 +139,7 @@ def _diagnosis(kind: str, loss: float, dW, ref, W, X, y, reg, tol: float) -> str
     return " ".join(msgs)
 
 
-def _match_reference(ctx, func: str, kind: str, reg: float) -> None:
+def _match_reference(ctx: Context, func: str, kind: str, reg: float) -> None:
     ref = getattr(ctx.reference, f"{kind}_loss_vectorized")
     with ctx.student() as s:
         for tag, (N, D, C) in LOSS_DIMS.items():
@@ -168,17 +171,17 @@ def _match_reference(ctx, func: str, kind: str, reg: float) -> None:
 
 
 @check("svm_loss_naive: loss and gradient match the reference (reg = 0)", timeout=120, weight=4)
-def svm_naive_data_term(ctx):
+def svm_naive_data_term(ctx: Context) -> None:
     _match_reference(ctx, "svm_loss_naive", "svm", 0.0)
 
 
 @check("svm_loss_naive: regularisation reg * sum(W * W)", depends=("svm_naive_data_term",), timeout=120, weight=2)
-def svm_naive_regularisation(ctx):
+def svm_naive_regularisation(ctx: Context) -> None:
     _match_reference(ctx, "svm_loss_naive", "svm", 0.37)
 
 
 @check("svm_loss_naive: gradient matches central differences (hidden points)", timeout=120, weight=2)
-def svm_naive_gradient_check(ctx):
+def svm_naive_gradient_check(ctx: Context) -> None:
     gen = ctx.generator("points")
     W, X, y = loss_inputs(gen, 24, 40, 6, w_scale=0.5, svm_margin_gap=1e-3)
     with ctx.student() as s:
@@ -187,29 +190,29 @@ def svm_naive_gradient_check(ctx):
 
 
 @check("svm_loss_vectorized: loss and gradient match the reference (reg = 0)", timeout=120, weight=4)
-def svm_vectorized_data_term(ctx):
+def svm_vectorized_data_term(ctx: Context) -> None:
     _match_reference(ctx, "svm_loss_vectorized", "svm", 0.0)
 
 
 @check("svm_loss_vectorized: regularisation reg * sum(W * W)", depends=("svm_vectorized_data_term",), timeout=120,
        weight=2)
-def svm_vectorized_regularisation(ctx):
+def svm_vectorized_regularisation(ctx: Context) -> None:
     _match_reference(ctx, "svm_loss_vectorized", "svm", 0.37)
 
 
 @check("softmax_loss_naive: loss and gradient match the reference (reg = 0)", timeout=120, weight=4)
-def softmax_naive_data_term(ctx):
+def softmax_naive_data_term(ctx: Context) -> None:
     _match_reference(ctx, "softmax_loss_naive", "softmax", 0.0)
 
 
 @check("softmax_loss_naive: regularisation reg * sum(W * W)", depends=("softmax_naive_data_term",), timeout=120,
        weight=2)
-def softmax_naive_regularisation(ctx):
+def softmax_naive_regularisation(ctx: Context) -> None:
     _match_reference(ctx, "softmax_loss_naive", "softmax", 0.37)
 
 
 @check("softmax_loss_naive: gradient matches central differences (hidden points)", timeout=120, weight=2)
-def softmax_naive_gradient_check(ctx):
+def softmax_naive_gradient_check(ctx: Context) -> None:
     gen = ctx.generator("points")
     W, X, y = loss_inputs(gen, 24, 40, 6, w_scale=0.5)
     with ctx.student() as s:
@@ -218,20 +221,20 @@ def softmax_naive_gradient_check(ctx):
 
 
 @check("softmax_loss_vectorized: loss and gradient match the reference (reg = 0)", timeout=120, weight=4)
-def softmax_vectorized_data_term(ctx):
+def softmax_vectorized_data_term(ctx: Context) -> None:
     _match_reference(ctx, "softmax_loss_vectorized", "softmax", 0.0)
 
 
 @check("softmax_loss_vectorized: regularisation reg * sum(W * W)", depends=("softmax_vectorized_data_term",),
        timeout=120, weight=2)
-def softmax_vectorized_regularisation(ctx):
+def softmax_vectorized_regularisation(ctx: Context) -> None:
     _match_reference(ctx, "softmax_loss_vectorized", "softmax", 0.37)
 
 
 # ----------------------------------------------------------------------------- stability, dtype, static
 
 
-def _takes_row_maximum(ctx, func: str) -> bool:
+def _takes_row_maximum(ctx: Context, func: str) -> bool:
     """Whether ``func`` (or a function it calls) takes a maximum or a log-sum-exp: the evidence
     behind a hint about the max-shift trick."""
     src = _source(ctx)
@@ -253,7 +256,7 @@ def _shifted(W: torch.Tensor, shift: float, column: int | None = None) -> torch.
 
 @check("Softmax losses are numerically stable (scores in the thousands)", timeout=120,
        after=("softmax_naive_data_term", "softmax_vectorized_data_term"), weight=2)
-def softmax_stability(ctx):
+def softmax_stability(ctx: Context) -> None:
     """Scores of every class moved by +1000 (exp overflows) and by -1000 (exp underflows to 0): the
     softmax does not change, so neither do the loss and dW. Every implementation that subtracts the
     row maximum passes. A correct class 1000 below the maximum (whose probability underflows) is
@@ -308,7 +311,7 @@ def softmax_stability(ctx):
 
 
 @check("Losses keep float32 inputs in float32 (dtype and device preserved)", timeout=120, weight=2)
-def losses_keep_dtype(ctx):
+def losses_keep_dtype(ctx: Context) -> None:
     W, X, y = loss_inputs(ctx.generator("f32"), 32, 3073, 10, dtype=torch.float32)
 
     def keeps(func: str) -> None:
@@ -321,7 +324,7 @@ def losses_keep_dtype(ctx):
         ctx.per_item(LOSSES, keeps)
 
 
-def _static(ctx, func: str) -> None:
+def _static(ctx: Context, func: str) -> None:
     src = static.inspected(ctx, func)
     if func not in src.functions:
         raise CheckFailed(f"{func} is not defined in {PART.module}.py.")
@@ -345,13 +348,13 @@ def _static(ctx, func: str) -> None:
 
 @check("svm_loss_vectorized: no Python loops, no torch.nn/autograd", depends=("svm_vectorized_data_term",), timeout=30,
        weight=2)
-def svm_vectorized_static(ctx):
+def svm_vectorized_static(ctx: Context) -> None:
     _static(ctx, "svm_loss_vectorized")
 
 
 @check("softmax_loss_vectorized: no Python loops, no torch.nn/autograd", depends=("softmax_vectorized_data_term",),
        timeout=30, weight=2)
-def softmax_vectorized_static(ctx):
+def softmax_vectorized_static(ctx: Context) -> None:
     _static(ctx, "softmax_loss_vectorized")
 
 
@@ -386,12 +389,14 @@ def gpu_loss_times(session, kind: str, timeout: float) -> tuple[float, float]:
             _best_wall(session, f"{kind}_loss_vectorized", repeat=50, runs=5, timeout=timeout))
 
 
-def _gpu_speedup(ctx, kind: str, args: tuple) -> None:
+def _gpu_speedup(ctx: Context, kind: str, args: tuple) -> None:
     """The stricter requirement that applies when the grader has a GPU (see GPU_SPEEDUP_FLOOR)."""
+    accelerator = ctx.accelerator
+    assert accelerator is not None, "called only on a grader with a GPU"
     naive, vec = f"{kind}_loss_naive", f"{kind}_loss_vectorized"
     session, device = ctx.student_on_accelerator(instead="only the CPU floor applied")
     with session as s:
-        if device.type != ctx.accelerator.type:  # the GPU could not start in the sandbox (noted): CPU floor only
+        if device.type != accelerator.type:  # the GPU could not start in the sandbox (noted): CPU floor only
             return
         placed = s.stage("loss", *args, device=str(device), timeout=ctx.timeout(60))
         try:
@@ -450,7 +455,7 @@ def _check_kept(s, func: str, sets: list[tuple], offset: int, timeout: float) ->
                            hint=hint, check_dtype=False)
 
 
-def _slowness_facts(ctx, s, func: str, inputs_bytes: int) -> str:
+def _slowness_facts(ctx: Context, s, func: str, inputs_bytes: int) -> str:
     """What the grader knows about why ``func`` is slow: a loop the static check found, memory the
     call builds far beyond its inputs, or neither (then only the figures are given)."""
     src = _source(ctx)
@@ -549,7 +554,7 @@ def measure_speed(s, cal, kind: str, gen: torch.Generator, X: torch.Tensor, ref,
     return figures
 
 
-def _speedup(ctx, kind: str) -> None:
+def _speedup(ctx: Context, kind: str) -> None:
     naive, vec = f"{kind}_loss_naive", f"{kind}_loss_vectorized"
     gen = ctx.generator("speed")
     _, X, _ = loss_inputs(gen, SPEED_N, 3073, 10)
@@ -578,13 +583,13 @@ def _speedup(ctx, kind: str) -> None:
 
 @check("svm_loss_vectorized is much faster than svm_loss_naive",
        depends=("svm_naive_data_term", "svm_vectorized_data_term"), timeout=180, weight=3)
-def svm_speedup(ctx):
+def svm_speedup(ctx: Context) -> None:
     _speedup(ctx, "svm")
 
 
 @check("softmax_loss_vectorized is much faster than softmax_loss_naive",
        depends=("softmax_naive_data_term", "softmax_vectorized_data_term"), timeout=180, weight=3)
-def softmax_speedup(ctx):
+def softmax_speedup(ctx: Context) -> None:
     _speedup(ctx, "softmax")
 
 
@@ -602,7 +607,7 @@ def _chi2_sf_bound(stat: float, dof: int) -> float:
 
 
 @check("sample_batch: shapes, rows kept with their labels, uniform, seeded by torch", timeout=120, weight=3)
-def sample_batch_contract(ctx):
+def sample_batch_contract(ctx: Context) -> None:
     n, D, batch = 50, 5, 40
     gen = ctx.generator("batch")
     X = torch.arange(n, dtype=torch.float64)[:, None].repeat(1, D)
@@ -691,7 +696,7 @@ def _recording_classifier(train_calls: list[dict], data: dict, pred_train: torch
 
 
 @check("train_linear_classifier: SGD update, loss history, num_iters and batch_size honoured", timeout=120, weight=4)
-def train_update_rule(ctx):
+def train_update_rule(ctx: Context) -> None:
     gen = ctx.generator("train")
     N, D, C = 60, 9, 4
     X = torch.randn(N, D, generator=gen, dtype=torch.float64)
@@ -751,7 +756,7 @@ def train_update_rule(ctx):
 
 
 @check("predict_linear_classifier: argmax of X @ W as int64", timeout=60, weight=2)
-def predict_contract(ctx):
+def predict_contract(ctx: Context) -> None:
     gen = ctx.generator("predict")
     W = torch.randn(30, 10, generator=gen, dtype=torch.float64)
     X = torch.randn(77, 30, generator=gen, dtype=torch.float64)
@@ -775,7 +780,7 @@ def predict_contract(ctx):
 
 
 @check("test_one_param_set: trains once with num_iters, returns accuracies as fractions", timeout=120, weight=3)
-def one_param_set_contract(ctx):
+def one_param_set_contract(ctx: Context) -> None:
     gen = ctx.generator("ops")
     data = {"X_train": torch.randn(40, 6, generator=gen), "y_train": torch.randint(0, 10, (40,), generator=gen),
             "X_val": torch.randn(25, 6, generator=gen), "y_val": torch.randint(0, 10, (25,), generator=gen)}
@@ -828,7 +833,7 @@ def one_param_set_contract(ctx):
 
 @check("LinearSVM / Softmax: train, predict, save and load work end to end", timeout=120,
        after=("svm_vectorized_data_term", "softmax_vectorized_data_term"), weight=2)
-def classifier_objects(ctx):
+def classifier_objects(ctx: Context) -> None:
     gen = ctx.generator("objects")
     X = torch.randn(64, 11, generator=gen, dtype=torch.float64)
     y = torch.randint(0, 3, (64,), generator=gen)
@@ -880,7 +885,7 @@ def classifier_objects(ctx):
 # ----------------------------------------------------------------------------- saved models on real data
 
 
-def _accuracy(ctx, artifact: str, kind: str) -> None:
+def _accuracy(ctx: Context, artifact: str, kind: str) -> None:
     from grader import data as gdata
 
     W = load_saved_W(ctx, artifact)
@@ -903,10 +908,10 @@ def _accuracy(ctx, artifact: str, kind: str) -> None:
 
 
 @check("svm_best_model.pt reaches the accuracy floor on CIFAR-10 test images", timeout=180, weight=5)
-def svm_saved_model_accuracy(ctx):
+def svm_saved_model_accuracy(ctx: Context) -> None:
     _accuracy(ctx, "svm_best_model.pt", "svm")
 
 
 @check("softmax_best_model.pt reaches the accuracy floor on CIFAR-10 test images", timeout=180, weight=5)
-def softmax_saved_model_accuracy(ctx):
+def softmax_saved_model_accuracy(ctx: Context) -> None:
     _accuracy(ctx, "softmax_best_model.pt", "softmax")

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import torch
 from gradescope_utils.autograder_utils.decorators import leaderboard, partial_credit
@@ -39,6 +39,9 @@ from grader import compare, wire
 from grader.errors import CheckFailed
 from grader.public_checks.metric_learning import MAX_ENCODER_PARAMS, PART, usable_anchors, validate_triplets
 from grader.registry import check
+
+if TYPE_CHECKING:
+    from grader.runner import Context
 
 __all__ = ["PART", "TRAINING", "KNN_FLOOR", "KNN_MARGIN", "knn_accuracy", "pixel_baseline", "binomial_tail_bound"]
 
@@ -117,7 +120,7 @@ def _worst_cell(counts: torch.Tensor, probs: torch.Tensor, n: int) -> tuple[floa
 
 
 @check("get_data_batch: without replacement, labels kept, uniform, seeded by the generator", timeout=120, weight=3)
-def batch_contract(ctx):
+def batch_contract(ctx: Context) -> None:
     N, B, draws = 30, 12, 400
     gen = ctx.generator("batch")
     X = torch.arange(N, dtype=torch.float32)[:, None, None, None].expand(N, 3, 2, 2).contiguous()
@@ -192,7 +195,7 @@ def _adversarial_batches(gen: torch.Generator) -> list[tuple[str, torch.Tensor]]
 
 
 @check("sample_triplets: contract on adversarial label distributions", timeout=120, weight=4)
-def sampler_contract(ctx):
+def sampler_contract(ctx: Context) -> None:
     gen = ctx.generator("contract")
     seeds = [int(v) for v in torch.randint(0, 2**31 - 1, (3,), generator=gen)]
     with ctx.student() as s:
@@ -222,7 +225,7 @@ def _negatives_fit_class_first(counts: torch.Tensor, labels: torch.Tensor, ancho
 
 @check("sample_triplets: positives and negatives are uniform (Chernoff bound, false alarm < 1e-6)",
        depends=("sampler_contract",), timeout=120, weight=4)
-def sampler_uniform(ctx):
+def sampler_uniform(ctx: Context) -> None:
     gen = ctx.generator("uniform")
     labels = _shuffled(gen, [0] * 10 + [1] * 6 + [2] * 4 + [3] * 2 + [4] + [5])
     B, draws = labels.numel(), 600
@@ -289,7 +292,7 @@ def sampler_uniform(ctx):
 
 @check("sample_triplets: reproducible under a seed, different across seeds", depends=("sampler_contract",),
        timeout=60, weight=2)
-def sampler_seeded(ctx):
+def sampler_seeded(ctx: Context) -> None:
     gen = ctx.generator("seeded")
     labels = torch.randint(0, 6, (48,), generator=gen)
     seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
@@ -324,7 +327,7 @@ def _images(gen: torch.Generator, n: int) -> torch.Tensor:
 
 
 @check("Encoder: output shape (N, z_dim), float32, z_dim honoured, depends on the input", timeout=90, weight=3)
-def encoder_shape(ctx):
+def encoder_shape(ctx: Context) -> None:
     X = _images(ctx.generator("shape"), 7)
     with ctx.student() as s, wire.WatchedInputs(X=X) as watched:
         out = s.probe("metric_learning.encoder_outputs", watched["X"], [16, 128], 0, timeout=ctx.timeout(60),
@@ -356,7 +359,7 @@ def encoder_shape(ctx):
 
 @check("Encoder: parameter budget, deterministic in eval mode, gradients reach every parameter",
        depends=("encoder_shape",), timeout=90, weight=3)
-def encoder_properties(ctx):
+def encoder_properties(ctx: Context) -> None:
     X = _images(ctx.generator("props"), 16)
     with ctx.student() as s:
         out = s.probe("metric_learning.encoder_report", X, 0, timeout=ctx.timeout(60), what="Encoder(z_dim=64)")
@@ -401,7 +404,7 @@ def encoder_properties(ctx):
 
 @check("Encoder: a forward pass over 256 images fits the CPU time budget", depends=("encoder_shape",), timeout=120,
        weight=2)
-def encoder_speed(ctx):
+def encoder_speed(ctx: Context) -> None:
     X = _images(ctx.generator("speed"), 256)
     repeat = 3
     # the yardstick (see SPEED_FACTOR) is timed in a sandboxed process like the student's, round by round
@@ -482,7 +485,7 @@ def _loss_hint(got: float, X, W, trip, tol: float) -> str:
 
 @check("triplet_train_step: TripletMarginLoss(margin=1, p=2), one optimizer step, gradients cleared",
        depends=("sampler_contract", "sampler_seeded"), timeout=90, weight=4)
-def train_step(ctx):
+def train_step(ctx: Context) -> None:
     gen = ctx.generator("step")
     X = torch.randn(16, 3, 4, 4, generator=gen)
     y = _shuffled(gen, [0] * 6 + [1] * 5 + [2] * 4 + [3])
@@ -545,7 +548,7 @@ def train_step(ctx):
 
 @check("fit_linear_probe: a trained nn.Linear(z_dim, num_classes) that classifies separable embeddings",
        timeout=90, weight=3)
-def linear_probe(ctx):
+def linear_probe(ctx: Context) -> None:
     gen = ctx.generator("probe")
     C, d, n, nq = 4, 8, 200, 400
     means = torch.randn(C, d, generator=gen) * 2.5
@@ -635,7 +638,7 @@ def _embeddings(value, n: int, what: str) -> torch.Tensor:
        depends=("batch_contract", "sampler_contract", "encoder_shape", "encoder_speed", "train_step"), timeout=240)
 @partial_credit(8)
 @leaderboard("probe accuracy")
-def triplet_training(ctx, set_score=None, set_leaderboard_value=None):
+def triplet_training(ctx: Context, set_score=None, set_leaderboard_value=None):
     raw = ctx.data("cifar10")
     inputs = training_inputs(raw, ctx.generator("training"))
     X, y, Xq, yq = inputs["X"], inputs["y"], inputs["Xq"], inputs["yq"]

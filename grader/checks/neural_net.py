@@ -9,6 +9,8 @@ to each check; the part is worth 40 points (2 public + 38 hidden).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import hashlib
 import math
 
@@ -19,6 +21,9 @@ from grader.errors import CheckFailed
 from grader.registry import check, family
 from grader.public_checks.neural_net import (PART, activation_reply, activation_tolerance, check_logits, count_of,
                                              model_reply)
+
+if TYPE_CHECKING:
+    from grader.runner import Context
 
 __all__ = ["PART"]
 
@@ -97,7 +102,7 @@ def _watched_activation(s, ctx, name: str, x: torch.Tensor, upstream: torch.Tens
     return reply
 
 
-def _activation_matches(ctx, name: str) -> None:
+def _activation_matches(ctx: Context, name: str) -> None:
     torch_fn = TORCH_ACTIVATION[name]
     gen = ctx.generator(name)
     cases = [(torch.float32, (6, 9), 4.0), (torch.float64, (40,), 6.0), (torch.float32, (2, 3, 5), 0.05)]
@@ -127,12 +132,12 @@ def _activation_matches(ctx, name: str) -> None:
 
 @family("{case} matches torch.{case}: values and gradients (float32 and float64)",
         {"sigmoid": 3, "tanh": 3, "relu": 2}, id="nn_{case}_vs_torch", timeout=60)
-def nn_activation_vs_torch(ctx, name: str) -> None:
+def nn_activation_vs_torch(ctx: Context, name: str) -> None:
     _activation_matches(ctx, name)
 
 
 @check("Activations are numerically safe at x = +-1000: finite values and gradients", timeout=60, weight=3)
-def nn_activations_extreme_inputs(ctx):
+def nn_activations_extreme_inputs(ctx: Context) -> None:
     points = [-1000.0, -200.0, -60.0, -1e-3, 1e-3, 60.0, 200.0, 1000.0]
 
     def safe(name: str) -> None:
@@ -171,7 +176,7 @@ def nn_activations_extreme_inputs(ctx):
 
 @check("Activations are written from their definitions (no torch activation functions)", timeout=30,
        after=("nn_sigmoid_vs_torch", "nn_tanh_vs_torch", "nn_relu_vs_torch"), weight=2)
-def nn_activations_static(ctx):
+def nn_activations_static(ctx: Context) -> None:
     module = static.inspected(ctx, "its activations")
 
     def own(name: str) -> None:
@@ -236,7 +241,7 @@ def _compare_forward(reply: dict, name: str, expected: torch.Tensor, n: int) -> 
 
 
 @check("LinearSoftmax: one Linear(784, 10), 7,850 parameters, logits (N, 10), gradients flow", timeout=60, weight=2)
-def nn_linear_softmax_model(ctx):
+def nn_linear_softmax_model(ctx: Context) -> None:
     gen = ctx.generator("linear")
     n = 6
     X = torch.rand(n, 784, generator=gen)
@@ -259,7 +264,7 @@ def nn_linear_softmax_model(ctx):
 
 @check("MLP: 784 -> 32 -> 32 -> 10 with your relu after each hidden layer, 26,506 parameters, gradients flow",
        timeout=60, weight=4)
-def nn_mlp_model(ctx):
+def nn_mlp_model(ctx: Context) -> None:
     gen = ctx.generator("mlp")
     n = 6
     X = torch.rand(n, 784, generator=gen)
@@ -301,7 +306,7 @@ def nn_mlp_model(ctx):
 
 
 @check("count_parameters: trainable scalars only", timeout=30, weight=1)
-def nn_count_parameters(ctx):
+def nn_count_parameters(ctx: Context) -> None:
     with ctx.student() as s:
         plain = s.probe("neural_net.count_with", False, timeout=ctx.timeout(30), what="count_parameters(model)")
         frozen = s.probe("neural_net.count_with", True, timeout=ctx.timeout(30), what="count_parameters(model)")
@@ -375,7 +380,7 @@ def _close_state(got: dict, exp: dict, rtol: float) -> bool:
 
 
 @check("train_model: full-batch SGD steps on the mean cross-entropy", timeout=60, weight=4)
-def nn_train_sgd_steps(ctx):
+def nn_train_sgd_steps(ctx: Context) -> None:
     gen = ctx.generator("steps")
     n, d, c, lr, epochs = 48, 20, 4, 0.3, 2
     state, X, y = _training_inputs(gen, n, d, c)
@@ -425,7 +430,7 @@ def nn_train_sgd_steps(ctx):
 
 
 @check("train_model: shuffled minibatches, every example once per epoch, one loss per minibatch", timeout=60, weight=3)
-def nn_train_minibatches(ctx):
+def nn_train_minibatches(ctx: Context) -> None:
     gen = ctx.generator("batches")
     n, d, c, lr, epochs, batch = 70, 12, 3, 0.01, 3, 16
     state, X, y = _training_inputs(gen, n, d, c)
@@ -483,7 +488,7 @@ def nn_train_minibatches(ctx):
 
 
 @check("predict and accuracy: argmax labels as int64 without gradients; accuracy as a fraction", timeout=60, weight=2)
-def nn_predict_accuracy(ctx):
+def nn_predict_accuracy(ctx: Context) -> None:
     gen = ctx.generator("predict")
     n, d, c = 37, 20, 10
     state, X, y = _training_inputs(gen, n, d, c)
@@ -521,7 +526,7 @@ def nn_predict_accuracy(ctx):
 # ----------------------------------------------------------------------------- accuracy on MNIST
 
 
-def _protocol_generator(ctx, tag: str) -> torch.Generator:
+def _protocol_generator(ctx: Context, tag: str) -> torch.Generator:
     """A generator shared by the checks of this part (same subset for the linear model and the MLP)."""
     digest = hashlib.sha256(f"{ctx.options.base_seed}/{PART.name}/{tag}".encode()).digest()
     return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") & ((1 << 63) - 1))
@@ -554,7 +559,7 @@ def rebuilt_logits(state: dict, name: str, images: torch.Tensor) -> torch.Tensor
     return torch.cat(out)
 
 
-def _mnist_accuracy(ctx, name: str) -> float:
+def _mnist_accuracy(ctx: Context, name: str) -> float:
     def run() -> float:
         raw = ctx.data("mnist")
         gen = _protocol_generator(ctx, "mnist-subset")
@@ -575,7 +580,7 @@ def _mnist_accuracy(ctx, name: str) -> float:
     return ctx.shared(f"neural_net:accuracy:{name}", run)
 
 
-def _floor_check(ctx, name: str) -> float:
+def _floor_check(ctx: Context, name: str) -> float:
     acc = _mnist_accuracy(ctx, name)
     profile = ctx.data("mnist").profile
     floor = ACCURACY_FLOOR[profile][name]
@@ -590,13 +595,13 @@ def _floor_check(ctx, name: str) -> float:
 
 @check("LinearSoftmax trained with train_model reaches the accuracy floor on MNIST test images",
        depends=("nn_linear_softmax_model", "nn_train_sgd_steps"), timeout=200, weight=4)
-def nn_linear_softmax_accuracy(ctx):
+def nn_linear_softmax_accuracy(ctx: Context) -> None:
     _floor_check(ctx, "LinearSoftmax")
 
 
 @check("MLP trained with train_model reaches the accuracy floor on MNIST and beats the linear model",
        depends=("nn_mlp_model", "nn_train_sgd_steps"), timeout=300, weight=5)
-def nn_mlp_accuracy(ctx):
+def nn_mlp_accuracy(ctx: Context) -> None:
     acc = _floor_check(ctx, "MLP")
     try:
         linear = _mnist_accuracy(ctx, "LinearSoftmax")

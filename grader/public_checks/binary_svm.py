@@ -6,6 +6,8 @@ of all-zero logits.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 
 import torch
@@ -13,12 +15,15 @@ import torch
 from grader import compare
 from grader.registry import Part, check
 
+if TYPE_CHECKING:
+    from grader.runner import Context
+
 PART = Part("binary_svm", "Part 4: binary SVM, one-vs-all and softmax regression on CIFAR-10",
             files=("binary_svm.py",), datasets=("cifar10",))
 
 
 @check("hinge_loss: a small example worked out by hand (public)", timeout=60, weight=1)
-def public_hinge_by_hand(ctx):
+def public_hinge_by_hand(ctx: Context) -> None:
     scores = torch.tensor([2.0, 0.5, -1.0, 0.25], dtype=torch.float64)
     labels = torch.tensor([1.0, -1.0, -1.0, 1.0], dtype=torch.float64)
     W = torch.tensor([1.0, 2.0], dtype=torch.float64)
@@ -32,7 +37,7 @@ def public_hinge_by_hand(ctx):
 
 
 @check("softmax_cross_entropy: log C for all-zero logits, a small example (public)", timeout=60, weight=1)
-def public_cross_entropy_by_hand(ctx):
+def public_cross_entropy_by_hand(ctx: Context) -> None:
     with ctx.student() as s:
         zeros = s.call("softmax_cross_entropy", torch.zeros(4, 10, dtype=torch.float64), torch.tensor([0, 3, 9, 2]),
                        timeout=ctx.timeout(30))

@@ -7,6 +7,8 @@ gradient == central differences).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 
 import torch
@@ -14,6 +16,9 @@ import torch
 from grader import compare, wire
 from grader.errors import CheckFailed
 from grader.registry import Part, check
+
+if TYPE_CHECKING:
+    from grader.runner import Context
 
 def build_reference_artifacts(dest, data_root=None) -> None:
     """The saved models a student's notebook writes, made with the reference (for the demo and tests)."""
@@ -268,7 +273,7 @@ def grid_size_check(student, func: str) -> None:
 # ----------------------------------------------------------------------------- public checks
 
 
-def _sanity(ctx, func: str, expected: float, label: str) -> None:
+def _sanity(ctx: Context, func: str, expected: float, label: str) -> None:
     gen = torch.Generator().manual_seed(0)
     W, X, y = loss_inputs(gen, 50, 3073, 10, w_scale=1e-7)
     with ctx.student() as s:
@@ -293,17 +298,17 @@ def _sanity(ctx, func: str, expected: float, label: str) -> None:
 
 
 @check("svm_loss_naive: sanity loss with tiny weights", timeout=60, weight=1)
-def public_svm_sanity(ctx):
+def public_svm_sanity(ctx: Context) -> None:
     _sanity(ctx, "svm_loss_naive", 9.0, "C - 1 = 9 classes each contributing a margin of 1")
 
 
 @check("softmax_loss_naive: sanity loss with tiny weights", timeout=60, weight=1)
-def public_softmax_sanity(ctx):
+def public_softmax_sanity(ctx: Context) -> None:
     _sanity(ctx, "softmax_loss_naive", math.log(10), "log C = log 10")
 
 
 @check("Losses: analytic gradients match central differences (public inputs)", timeout=120, weight=1)
-def public_gradient_check(ctx):
+def public_gradient_check(ctx: Context) -> None:
     gen = torch.Generator().manual_seed(1)
     W, X, y = loss_inputs(gen, 20, 30, 5, w_scale=0.5, svm_margin_gap=1e-3)
     with ctx.student() as s:
@@ -312,7 +317,7 @@ def public_gradient_check(ctx):
 
 
 @check("Vectorized losses agree with the naive ones (public inputs)", timeout=120, weight=1)
-def public_vectorized_agrees(ctx):
+def public_vectorized_agrees(ctx: Context) -> None:
     gen = torch.Generator().manual_seed(2)
     N, D, C = 40, 3073, 10
     W, X, y = loss_inputs(gen, N, D, C, w_scale=1e-3)
@@ -342,13 +347,13 @@ def public_vectorized_agrees(ctx):
 
 
 @check("svm_get_search_params: 5 to 25 combinations", timeout=30, weight=1)
-def public_svm_grid(ctx):
+def public_svm_grid(ctx: Context) -> None:
     with ctx.student() as s:
         grid_size_check(s, "svm_get_search_params")
 
 
 @check("softmax_get_search_params: 5 to 25 combinations", timeout=30, weight=1)
-def public_softmax_grid(ctx):
+def public_softmax_grid(ctx: Context) -> None:
     with ctx.student() as s:
         grid_size_check(s, "softmax_get_search_params")
 
@@ -359,7 +364,7 @@ SAVED_MODEL_MAX_BYTES = 16 * 1024 * 1024
 SAVED_MODELS = ("svm_best_model.pt", "softmax_best_model.pt")
 
 
-def load_saved_W(ctx, artifact: str) -> torch.Tensor:
+def load_saved_W(ctx: Context, artifact: str) -> torch.Tensor:
     """W of a saved model the notebook wrote with the classifier's save(), read in the grader's process
     (bounded: every archive entry stored, at most SAVED_MODEL_MAX_BYTES); CheckFailed says what is wrong."""
     path = ctx.artifact(artifact)
@@ -385,7 +390,7 @@ def load_saved_W(ctx, artifact: str) -> torch.Tensor:
 
 @check("Saved models svm_best_model.pt, softmax_best_model.pt: submitted, loadable (0 points here)",
        timeout=30, weight=0)
-def public_saved_models(ctx):
+def public_saved_models(ctx: Context) -> None:
     def present(name: str) -> None:
         load_saved_W(ctx, name)
 

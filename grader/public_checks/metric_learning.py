@@ -6,11 +6,16 @@ docstrings of ``metric_learning.py``.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from grader import compare
 from grader.errors import CheckFailed
 from grader.registry import Part, check
+
+if TYPE_CHECKING:
+    from grader.runner import Context
 
 PART = Part("metric_learning", "Part 2: metric learning", files=("metric_learning.py",), datasets=("cifar10",))
 
@@ -105,7 +110,7 @@ def validate_triplets(out, labels: torch.Tensor, what: str) -> tuple[torch.Tenso
 
 @check("get_data_batch: shapes, distinct rows, labels kept with their rows (public inputs)",
        timeout=60, weight=1)
-def public_batch(ctx):
+def public_batch(ctx: Context) -> None:
     N = 20
     X = torch.arange(N, dtype=torch.float32)[:, None, None, None].expand(N, 3, 4, 4).contiguous()
     y = torch.arange(N) % 4
@@ -124,7 +129,7 @@ def public_batch(ctx):
 
 
 @check("sample_triplets: valid triplets for a small batch (public inputs)", timeout=60, weight=1)
-def public_sampler(ctx):
+def public_sampler(ctx: Context) -> None:
     labels = torch.tensor([0, 0, 1, 1, 1, 2])
     with ctx.student() as s:
         out = s.probe("metric_learning.one_triplet_sample", labels, 0, timeout=ctx.timeout(30),
@@ -134,7 +139,7 @@ def public_sampler(ctx):
 
 @check("Encoder: (N, 3, 32, 32) -> (N, 64) float32 within the parameter budget (public inputs)",
        timeout=60, weight=1)
-def public_encoder(ctx):
+def public_encoder(ctx: Context) -> None:
     X = torch.randn(5, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     with ctx.student() as s:
         out = s.probe("metric_learning.encoder_report", X, 0, timeout=ctx.timeout(30), what="Encoder()")

@@ -6,6 +6,8 @@ architecture in the docstrings (7,850 and 26,506 parameters, logits of shape (N,
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 
 import torch
@@ -13,6 +15,9 @@ import torch
 from grader import compare, wire
 from grader.errors import CheckFailed
 from grader.registry import Part, check
+
+if TYPE_CHECKING:
+    from grader.runner import Context
 
 PART = Part("neural_net", "Part 3: activations and an MLP on MNIST", files=("neural_net.py",),
             datasets=("mnist",))
@@ -77,7 +82,7 @@ def count_of(reply: dict) -> int:
 
 
 @check("sigmoid / tanh / relu: values at a few points (public inputs)", timeout=60, weight=1)
-def public_activation_values(ctx):
+def public_activation_values(ctx: Context) -> None:
     points = [-5.0, -1.0, -0.25, 0.0, 0.5, 2.0, 7.0]
     x = torch.tensor(points, dtype=torch.float64)
     with ctx.student() as s:
@@ -91,7 +96,7 @@ def public_activation_values(ctx):
 
 @check("LinearSoftmax / MLP: logits of shape (N, 10), 7,850 and 26,506 parameters (public)",
        timeout=60, weight=1)
-def public_model_shapes(ctx):
+def public_model_shapes(ctx: Context) -> None:
     gen = torch.Generator().manual_seed(3)
     X = torch.rand(5, 784, generator=gen)
     with ctx.student() as s:
