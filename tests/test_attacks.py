@@ -395,7 +395,7 @@ def test_an_untrained_state_sabotaged_to_look_bad_earns_nothing(box):
 def _mlp_accuracy(g: Graded) -> float:
     import re
 
-    found = re.search(r"MLP: test accuracy ([0-9.]+)", g.output("nn_mlp_accuracy"))
+    found = re.search(r"Test accuracy of MLP trained with your train_model: ([0-9.]+)", g.output("nn_mlp_accuracy"))
     assert found, g.output("nn_mlp_accuracy")
     return float(found.group(1))
 

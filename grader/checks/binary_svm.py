@@ -15,7 +15,7 @@ import math
 
 import torch
 
-from grader import compare, static, wire
+from grader import compare, kits, static, wire
 from grader.errors import CheckFailed
 from grader.registry import check
 from grader.public_checks.binary_svm import PART
@@ -565,12 +565,9 @@ def _trained(ctx: Context, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _floor(ctx: Context, kind: str, acc: float, n: int, label: str) -> None:
     profile = _protocol(ctx)["raw"].profile
-    floor = ACCURACY_FLOOR[profile][kind]
-    ctx.note(f"{label}: test accuracy {acc:.4f} on {n} CIFAR-10 test images ({profile} data); floor {floor:.2f}.")
-    if acc < floor:
-        raise CheckFailed(f"{label} reaches {acc:.4f} test accuracy on {n} test images, below the floor of "
-                          f"{floor:.2f} ({profile} data). The training contract checks pass or were skipped; look "
-                          "at the labels, the normalisation and the update.")
+    kits.accuracy_floor(ctx, label, acc, n, dataset="CIFAR-10", profile=profile, floor=ACCURACY_FLOOR[profile][kind],
+                        advice="The training contract checks pass or were skipped; look at the labels, the "
+                               "normalisation and the update.")
 
 
 @check("Binary SVM (cat against ship) trained with your code reaches the accuracy floor on test images",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable
 
 import torch
 
-from grader import compare, static, wire
+from grader import compare, kits, static, wire
 from grader.errors import CheckFailed, StudentCodeError, StudentException
 from grader.registry import check
 from grader.public_checks.linear_classifier import (LOSSES, PART, call_loss, load_saved_W, loss_inputs,
@@ -897,14 +897,10 @@ def _accuracy(ctx: Context, artifact: str, kind: str) -> None:
         pred = ctx.reference.predict_linear_classifier(W, Xb)
         correct += int((pred == yb).sum())
         total += int(yb.numel())
-    acc = correct / total
-    floor = ACCURACY_FLOOR[raw.profile][kind]
-    ctx.note(f"Test accuracy of {artifact}: {acc:.4f} on {total} CIFAR-10 test images ({raw.profile} data); "
-             f"floor {floor:.2f}.")
-    if acc < floor:
-        raise CheckFailed(f"{artifact} reaches {acc:.4f} test accuracy on {total} CIFAR-10 test images, below the "
-                          f"floor of {floor:.2f} for the {raw.profile} data. Tune the search grid, train longer, and "
-                          "save the model with the best validation accuracy.")
+    kits.accuracy_floor(ctx, artifact, correct / total, total, dataset="CIFAR-10", profile=raw.profile,
+                        floor=ACCURACY_FLOOR[raw.profile][kind],
+                        advice="Tune the search grid, train longer, and save the model with the best validation "
+                               "accuracy.")
 
 
 @check("svm_best_model.pt reaches the accuracy floor on CIFAR-10 test images", timeout=180, weight=5)

@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from grader import compare, static, wire
+from grader import compare, kits, static, wire
 from grader.errors import CheckFailed
 from grader.registry import check, family
 from grader.public_checks.neural_net import (PART, activation_reply, activation_tolerance, check_logits, count_of,
@@ -584,12 +584,10 @@ def _floor_check(ctx: Context, name: str) -> float:
     acc = _mnist_accuracy(ctx, name)
     profile = ctx.data("mnist").profile
     floor = ACCURACY_FLOOR[profile][name]
-    ctx.note(f"{name}: test accuracy {acc:.4f} on {len(ctx.data('mnist').test_labels)} MNIST test images "
-             f"({profile} data); floor {floor:.2f}.")
-    if acc < floor:
-        raise CheckFailed(f"{name}() trained with your train_model reaches {acc:.4f} test accuracy, below the floor "
-                          f"of {floor:.2f} ({profile} data; the reference reaches about "
-                          f"{floor + 0.025:.2f} or more). Check the model's forward pass and the training loop.")
+    kits.accuracy_floor(ctx, f"{name} trained with your train_model", acc, len(ctx.data("mnist").test_labels),
+                        dataset="MNIST", profile=profile, floor=floor,
+                        advice=f"The reference reaches about {floor + 0.025:.2f} or more. Check the model's forward "
+                               "pass and the training loop.")
     return acc
 
 
