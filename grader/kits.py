@@ -5,7 +5,7 @@
 * ``static.inspected`` - the student's module parsed for a static check (the wording when it
   cannot be).
 * ``Context.per_item`` - a check that judges several functions, each for its share.
-* ``Context.generator`` - a seeded generator per check and purpose.
+* ``Context.generator`` / ``Context.part_generator`` - a seeded generator per check (or per part) and purpose.
 * ``compare.rtol`` and friends - comparisons whose tolerances come from dtypes and sizes.
 """
 from __future__ import annotations

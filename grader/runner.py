@@ -176,10 +176,12 @@ class Context:
 
     def generator(self, tag: str) -> torch.Generator:
         """A torch.Generator seeded from the hidden base seed, the check and ``tag``."""
-        digest = hashlib.sha256(f"{self.options.base_seed}/{self.check.key}/{tag}".encode()).digest()
-        g = torch.Generator()
-        g.manual_seed(int.from_bytes(digest[:8], "little") & ((1 << 63) - 1))
-        return g
+        return _seeded(f"{self.options.base_seed}/{self.check.key}/{tag}")
+
+    def part_generator(self, tag: str) -> torch.Generator:
+        """A torch.Generator seeded from the hidden base seed, the part and ``tag``: the same for every
+        check of the part (the data subset that several accuracy checks share, say)."""
+        return _seeded(f"{self.options.base_seed}/{self.part.name}/{tag}")
 
     def shared(self, key: str, make: Callable[[], Any]) -> Any:
         """A value computed once and reused by the checks of this part (e.g. a trained model,
@@ -286,6 +288,13 @@ def _wrapper_value(fn: Callable[..., Any], name: str) -> Any:
         if name in layer.__dict__:
             return layer.__dict__[name]
     return None
+
+
+def _seeded(text: str) -> torch.Generator:
+    digest = hashlib.sha256(text.encode()).digest()
+    g = torch.Generator()
+    g.manual_seed(int.from_bytes(digest[:8], "little") & ((1 << 63) - 1))
+    return g
 
 
 def run_check(check: Check, ctx: Context) -> CheckResult:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import hashlib
 import math
 
 import torch
@@ -511,8 +510,7 @@ def _protocol(ctx) -> dict:
 
         raw = ctx.data("cifar10")
         train_idx, val_idx = data.train_val_indices(len(raw.train_labels), 0.2, 0)
-        digest = hashlib.sha256(f"{ctx.options.base_seed}/{PART.name}/cifar-subset".encode()).digest()
-        gen = torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") & ((1 << 63) - 1))
+        gen = ctx.part_generator("cifar-subset")
         rows = train_idx[torch.randperm(len(train_idx), generator=gen)[:TRAIN_SUBSET]]
         images = raw.train_images[rows].reshape(len(rows), -1).contiguous()
         X = images.to(torch.float32) / 255.0

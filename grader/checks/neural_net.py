@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import hashlib
 import math
 
 import torch
@@ -526,12 +525,6 @@ def nn_predict_accuracy(ctx: Context) -> None:
 # ----------------------------------------------------------------------------- accuracy on MNIST
 
 
-def _protocol_generator(ctx: Context, tag: str) -> torch.Generator:
-    """A generator shared by the checks of this part (same subset for the linear model and the MLP)."""
-    digest = hashlib.sha256(f"{ctx.options.base_seed}/{PART.name}/{tag}".encode()).digest()
-    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") & ((1 << 63) - 1))
-
-
 def rebuilt_logits(state: dict, name: str, images: torch.Tensor) -> torch.Tensor:
     """The logits of the fixed architecture ``name`` with the parameters in ``state`` (the student's
     trained model, rebuilt in the parent), for uint8 ``images`` scaled to [0, 1] as in training.
@@ -562,7 +555,7 @@ def rebuilt_logits(state: dict, name: str, images: torch.Tensor) -> torch.Tensor
 def _mnist_accuracy(ctx: Context, name: str) -> float:
     def run() -> float:
         raw = ctx.data("mnist")
-        gen = _protocol_generator(ctx, "mnist-subset")
+        gen = ctx.part_generator("mnist-subset")  # the same subset for the linear model and the MLP
         idx = torch.randperm(len(raw.train_labels), generator=gen)[:TRAIN_SUBSET]
         images = raw.train_images[idx].reshape(len(idx), 784).contiguous()
         labels = raw.train_labels[idx].clone()
