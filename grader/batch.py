@@ -42,6 +42,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 __all__ = ["Submission", "Outcome", "find_submissions", "grade_one", "run_batch", "main", "DEFAULT_TIMEOUT_S",
            "grader_version", "merge_results"]
@@ -49,6 +50,11 @@ __all__ = ["Submission", "Outcome", "find_submissions", "grade_one", "run_batch"
 import hashlib
 
 from grader.layout import ROOT, solutions_dir
+
+if TYPE_CHECKING:
+    import argparse
+
+    from grader.report import Student, SubmissionRecord
 DEFAULT_TIMEOUT_S = 15 * 60
 _TIMEOUT_ENV = "GRADER_GRADE_ALL_TIMEOUT"
 # resident memory of one grading (its process and every process it started, the sandbox's included):
@@ -101,7 +107,7 @@ def find_submissions(folder: Path, exclude: Path | None = None) -> list[Submissi
     return [found[name] for name in sorted(found)]
 
 
-def _grade_command(sub: Path, results: Path, args) -> list[str]:
+def _grade_command(sub: Path, results: Path, args: argparse.Namespace) -> list[str]:
     """The command that grades the submission folder ``sub`` into ``results``."""
     cmd = [sys.executable, "-m", "grader", "grade", "--submission", str(sub), "--results", str(results)]
     for part in getattr(args, "part", None) or []:
@@ -179,10 +185,10 @@ def grader_version() -> str:
     return h.hexdigest()[:16]
 
 
-def merge_results(earlier: dict, new: dict) -> dict:
+def merge_results(earlier: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """``earlier`` with every check graded again in ``new`` replaced (by check id), new checks added,
     and the total recomputed: a regrade of some checks keeps every other check's result."""
-    def key(t: dict) -> str:
+    def key(t: dict[str, Any]) -> str:
         return str((t.get("extra_data") or {}).get("check") or t.get("name"))
 
     fresh = {key(t): t for t in new.get("tests") or []}
@@ -249,23 +255,23 @@ def _tree_rss_mb(pid: int) -> float | None:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _memory_mb(args) -> float:
+def _memory_mb(args: argparse.Namespace) -> float:
     value = getattr(args, "memory_mb", None) or os.environ.get(_MEMORY_ENV)
     return float(value) if value else float(DEFAULT_MEMORY_MB)
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         proc.kill()
 
 
-def grade_one(sub: Submission, out_dir: Path, args, timeout: float) -> Outcome:
+def grade_one(sub: Submission, out_dir: Path, args: argparse.Namespace, timeout: float) -> Outcome:
     """Grade one submission into ``out_dir``; never raises for a broken submission."""
     out_dir.mkdir(parents=True, exist_ok=True)
     results = out_dir / "results.json"
-    earlier: dict | None = None
+    earlier: dict[str, Any] | None = None
     if getattr(args, "merge", False) and results.is_file():
         try:
             earlier = json.loads(results.read_text(encoding="utf-8"))
@@ -349,14 +355,14 @@ def grade_one(sub: Submission, out_dir: Path, args, timeout: float) -> Outcome:
     return Outcome(sub.name, None, None, GRADER_ERROR, seconds, detail)
 
 
-def _records(outcomes: list[Outcome], output: Path, students: dict[str, list]) -> list:
+def _records(outcomes: list[Outcome], output: Path, students: dict[str, list[Student]]) -> list[SubmissionRecord]:
     from grader import report
 
     return [report.read_record(o.name, students.get(o.name, []), o.status, o.seconds, output / o.name / "results.json",
                                detail=o.detail) for o in outcomes]
 
 
-def _write_tables(outcomes: list[Outcome], output: Path, students: dict[str, list], *, full: bool) -> None:
+def _write_tables(outcomes: list[Outcome], output: Path, students: dict[str, list[Student]], *, full: bool) -> None:
     """The CSVs (after every submission) and, with ``full``, the class report (at the end)."""
     from grader import report
 
@@ -371,12 +377,12 @@ def _eta(done: int, total: int, started: float) -> str:
     return f", about {int(left // 60)} min {int(left % 60)} s left"
 
 
-def _timeout(args) -> float:
+def _timeout(args: argparse.Namespace) -> float:
     value = getattr(args, "timeout", None) or os.environ.get(_TIMEOUT_ENV)
     return float(value) if value else float(DEFAULT_TIMEOUT_S)
 
 
-def run_batch(folder: Path, output: Path, args, jobs: int | None = None) -> list[Outcome]:
+def run_batch(folder: Path, output: Path, args: argparse.Namespace, jobs: int | None = None) -> list[Outcome]:
     """Grade every submission of ``folder`` into ``output``; returns the outcomes in completion order."""
     from grader import report
 
@@ -426,7 +432,7 @@ def run_batch(folder: Path, output: Path, args, jobs: int | None = None) -> list
     return outcomes
 
 
-def main(args) -> int:
+def main(args: argparse.Namespace) -> int:
     """``python -m grader grade-all FOLDER [--output DIR] [--jobs N] [--part P] [--data-root D]``."""
     folder = Path(args.folder)
     if not folder.is_dir():

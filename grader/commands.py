@@ -8,12 +8,16 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from grader import results
 from grader.registry import UnknownCheck
-from grader.results import Outcome, RunResult
+from grader.results import CheckResult, Outcome, RunResult
 
 from grader.layout import HIDDEN_CHECKS, ROOT as REPO_ROOT, solutions_dir
+
+if TYPE_CHECKING:
+    from grader.sandbox import Limits, Zygote
 
 METADATA = Path("/autograder/submission_metadata.json")
 
@@ -44,7 +48,8 @@ def hidden_paths() -> list[Path]:
 
 def grade_to_file(submission: Path, results_path: Path, *, parts: list[str] | None = None,
                   checks: list[str] | None = None, data_root: Path | None = None, budget: float | None = None,
-                  public_only: bool = False, progress=None, limits=None, zygote=None,
+                  public_only: bool = False, progress: Callable[[str], None] | None = None,
+                  limits: Limits | None = None, zygote: Zygote | None = None,
                   device: str = "auto") -> RunResult | None:
     """Grade ``submission`` and write ``results_path``. A valid file is written whatever happens.
 
@@ -123,7 +128,7 @@ def format_table(run: RunResult, *, details: bool = True, local: bool = False) -
 
     rows: list[tuple[str, str, str, str]] = [("#", "check", "points", "result")]
     subtotal_rows: set[int] = set()
-    by_part: dict[str, list] = {}
+    by_part: dict[str, list[CheckResult]] = {}
     for c in run.checks:
         by_part.setdefault(c.key.split(".", 1)[0], []).append(c)
     for part, checks in by_part.items():

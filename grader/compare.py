@@ -7,7 +7,7 @@ or an :class:`~grader.wire.Opaque` description of anything else.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 import torch
 
@@ -91,7 +91,7 @@ def in_place(written: dict[str, str]) -> str:
     return f"{listing} in place (" + "; ".join(f"{k}: {v}" for k, v in written.items()) + ")"
 
 
-def unpack(value: Any, n: int, what: str, names: Sequence[str]) -> tuple:
+def unpack(value: Any, n: int, what: str, names: Sequence[str]) -> tuple[Any, ...]:
     """``value`` must be a tuple/list of ``n`` items (e.g. ``(loss, dW)``)."""
     if not isinstance(value, (tuple, list)) or len(value) != n:
         raise CheckFailed(f"{what} must return a tuple ({', '.join(names)}), but it returned {describe(value)}.")
@@ -176,7 +176,7 @@ def tensor(actual: Any, expected: torch.Tensor, *, what: str, name: str, rtol: f
         raise CheckFailed(
             f"{what}: {name} differs from the reference (relative error {err:.3g}; worst at {name}{list(where)}: "
             f"got {got}, expected {exp}). {hint}".strip())
-    return actual
+    return cast(torch.Tensor, actual)  # structure() above checked it is a tensor
 
 
 def close(actual: float, expected: float, *, what: str, name: str, rtol: float = 1e-7, atol: float = 0.0,

@@ -29,7 +29,7 @@ def cache_root() -> Path:
 
 
 def train_linear_models(dest: Path, data_root: Path | None = None, *, num_iters: int = 1500,
-                        log=lambda s: print(s, file=sys.stderr)) -> dict[str, float]:
+                        log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)) -> dict[str, float]:
     """Run the reference's grid search (as the notebook does) and save the best SVM and softmax models.
 
     Returns the best validation accuracy of each model.

@@ -22,8 +22,14 @@ import re
 import sys
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.errors import GraderError
+
+if TYPE_CHECKING:
+    import argparse
+
+    from grader.registry import Part
 
 __all__ = [
     "PackageError",
@@ -203,7 +209,7 @@ uploaded too: they are graded.
 """
 
 
-def submission_listing(parts: list) -> str:
+def submission_listing(parts: list[Part]) -> str:
     """The files to upload, per part, from each part's declaration (modules, then saved artifacts)."""
     lines = []
     for part in parts:
@@ -415,7 +421,7 @@ def _summary(path: Path) -> str:
     return f"{path} ({count} files, {path.stat().st_size / 1024:.0f} KiB)"
 
 
-def build_autograder_main(args) -> int:
+def build_autograder_main(args: argparse.Namespace) -> int:
     """``python -m grader build-autograder [--output PATH]``."""
     try:
         path = build_autograder(Path(args.output))
@@ -427,7 +433,7 @@ def build_autograder_main(args) -> int:
     return 0
 
 
-def build_student_bundle_main(args) -> int:
+def build_student_bundle_main(args: argparse.Namespace) -> int:
     """``python -m grader build-student-bundle [--output PATH]``."""
     from grader.release import ASSIGNMENT, SOLUTIONS, ReleaseError, diff_tree, generate
 

@@ -70,7 +70,7 @@ def callback_object_marker(type_name: str, methods: dict[str, int]) -> dict[str,
     return {CALLBACK_OBJECT: type_name, "methods": methods}
 
 
-def argument_marker(value: dict) -> str | None:
+def argument_marker(value: dict[str, Any]) -> str | None:
     """Which argument marker ``value`` is (one of the constants above), or None for plain data."""
     keys = frozenset(value)
     return next((kind for kind, expected in _ARGUMENT_KEYS.items() if keys == expected), None)

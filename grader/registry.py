@@ -284,7 +284,7 @@ def load_checks(parts: list[str] | None = None, *, public_only: bool = False) ->
     return sorted(selected, key=lambda c: (number_key(c.number), c.part, c.id))  # Part 1 first, as printed
 
 
-def number_key(number: str) -> tuple:
+def number_key(number: str) -> tuple[tuple[int, int, str], ...]:
     """Sort key of a check number as printed ("1.0.5" < "1.2" < "1.10")."""
     out = []
     for piece in number.split("."):

@@ -40,8 +40,12 @@ import tokenize
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterator, cast
 
 from grader.errors import GraderError
+
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = [
     "ReleaseError",
@@ -55,7 +59,7 @@ __all__ = [
     "main",
 ]
 
-from grader.layout import ASSIGNMENT, ROOT
+from grader.layout import ASSIGNMENT as ASSIGNMENT, ROOT
 
 SOLUTIONS = ROOT / "solutions"
 
@@ -252,7 +256,7 @@ def stub_notebook(data: bytes, where: str = "<notebook>") -> bytes:
             nbformat.validate(nb)
     except nbformat.ValidationError as exc:
         raise ReleaseError(f"{where}: the generated notebook is not valid: {exc.message}") from exc
-    text = nbformat.writes(nb, version=4)
+    text = cast(str, nbformat.writes(nb, version=4))
     if not text.endswith("\n"):
         text += "\n"
     return text.encode("utf-8")
@@ -275,7 +279,7 @@ def _release_file(path: Path, rel: str) -> bytes:
     return data
 
 
-def _iter_files(root: Path):
+def _iter_files(root: Path) -> Iterator[tuple[Path, str]]:
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
         if any(part in _SKIP_DIRS for part in rel.parts) or not path.is_file():
@@ -363,7 +367,7 @@ def diff_tree(files: dict[str, bytes], out_dir: Path) -> list[str]:
     return report
 
 
-def main(args) -> int:
+def main(args: argparse.Namespace) -> int:
     """``python -m grader release [--check]``."""
     try:
         files = generate(SOLUTIONS)

@@ -175,7 +175,7 @@ class CheckSummary:
     number: str
     title: str
     max_score: float
-    counts: Counter = field(default_factory=Counter)          # outcome -> submissions
+    counts: Counter[str] = field(default_factory=Counter)          # outcome -> submissions
     messages: dict[str, list[str]] = field(default_factory=dict)  # failure class -> submissions
 
     @property

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 SCHEMA_PATH = Path(__file__).with_name("schema") / "results.schema.json"
 MAX_TEST_OUTPUT = 20_000
@@ -121,7 +121,7 @@ def to_json(run: RunResult) -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def schema() -> dict[str, Any]:
-    return json.loads(SCHEMA_PATH.read_text())
+    return cast("dict[str, Any]", json.loads(SCHEMA_PATH.read_text()))
 
 
 def validate(doc: dict[str, Any]) -> None:

@@ -21,7 +21,7 @@ import traceback
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence, cast
 
 import torch
 
@@ -380,7 +380,7 @@ def _reach(ctx: Context) -> list[static.Finding]:
                     continue
         return found
 
-    return ctx.shared("static:reach", scan)
+    return cast("list[static.Finding]", ctx.shared("static:reach", scan))
 
 
 def _leaderboard_value(value: Any) -> float | str | None:

@@ -216,7 +216,7 @@ class Zygote:
         self.hidden_paths = [Path(p) for p in hidden_paths]
         self.pid: int | None = None
         self.forked = False
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
         self._ctl: socket.socket | None = None
         self._lock = threading.Lock()
         self._start()
@@ -490,7 +490,7 @@ class StudentSession:
             raise StudentImportError(self._import_message(reply), output=self.output)
         self.syscall_filter = reply.get("filtered") is True
 
-    def _import_message(self, reply: dict) -> str:
+    def _import_message(self, reply: dict[str, Any]) -> str:
         return texts.import_message(self.module, reply)
 
     def close(self) -> None:
@@ -624,7 +624,7 @@ class StudentSession:
     def _exit_message(self, code: int) -> str:
         return texts.exit_message(code)
 
-    def _receive(self, deadline: float, what: str) -> dict:
+    def _receive(self, deadline: float, what: str) -> dict[str, Any]:
         assert self._conn is not None
         try:
             data = wire.recv_frame(self._conn, deadline, limit=self.limits.reply_mb * 1024 * 1024)
@@ -661,7 +661,7 @@ class StudentSession:
         self._drain_output()
         return reply
 
-    def _serve_callback(self, request: dict, callbacks: Sequence[Any], number: int) -> None:
+    def _serve_callback(self, request: dict[str, Any], callbacks: Sequence[Any], number: int) -> None:
         """Run the grader's function that student code called through a ``wire.Callback``.
 
         A TypeError or ValueError (a call the function refuses: wrong arguments, wrong types) is
@@ -692,8 +692,8 @@ class StudentSession:
         except OSError:
             pass  # the child is gone: the next read says how
 
-    def _invoke(self, msg: protocol.CallRequest | protocol.ProbeRequest, args: tuple, kwargs: dict, timeout: float,
-                what: str) -> dict:
+    def _invoke(self, msg: protocol.CallRequest | protocol.ProbeRequest, args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float,
+                what: str) -> dict[str, Any]:
         """``msg`` with its arguments encoded: the descriptors of ``Watched`` tensors travel with it,
         and the grader functions of ``Callback`` arguments are served while it runs."""
         fds: list[int] = []
@@ -703,7 +703,7 @@ class StudentSession:
         return self._request(msg, timeout, what, fds=fds, callbacks=callbacks)
 
     def _request(self, msg: protocol.Request, timeout: float, what: str, fds: Sequence[int] = (),
-                 callbacks: Sequence[Any] = ()) -> dict:
+                 callbacks: Sequence[Any] = ()) -> dict[str, Any]:
         if self._dead_reason is not None or self._conn is None:
             raise StudentCrash(f"{what} was not run: the process running your code {self._dead_reason}",
                                output=self.output)
@@ -742,10 +742,10 @@ class StudentSession:
             raise self._call_error(reply, what, autograd_off=msg.get("grad") is False)
         return reply
 
-    def _on_reply(self, reply: dict) -> None:
+    def _on_reply(self, reply: dict[str, Any]) -> None:
         """A request's final reply, before it is judged (the portable backend reads more from it)."""
 
-    def _call_error(self, reply: dict, what: str, *, autograd_off: bool = False) -> Exception:
+    def _call_error(self, reply: dict[str, Any], what: str, *, autograd_off: bool = False) -> Exception:
         return texts.call_error(reply, what, limits=self.limits, private_tmp=self.private_tmp,
                                 grading_device=self.grading_device, autograd_off=autograd_off, output=self.output)
 
@@ -851,7 +851,7 @@ class StudentSession:
             return None
         return float(max(0, peak - before))
 
-    def stage_sets(self, name: str, sets: Sequence[tuple], *, device: str = "cpu",
+    def stage_sets(self, name: str, sets: Sequence[tuple[Any, ...]], *, device: str = "cpu",
                    timeout: float | None = None) -> str:
         """Put several argument sets in the child under ``name``: timed calls on them use a fresh set
         for each repetition (see :meth:`call`), so a cache keyed on the inputs gains nothing."""
@@ -859,7 +859,7 @@ class StudentSession:
                "args": [wire.encode_args(tuple(a), None) for a in sets], "seed": self.seed}
         return str(self._request(msg, timeout or self.limits.call_timeout, f"putting the inputs on {device}")["value"])
 
-    def kept(self, what: str, *, timeout: float | None = None) -> list:
+    def kept(self, what: str, *, timeout: float | None = None) -> list[Any]:
         """The results of the last call made with ``keep=True``, one per repetition (untimed)."""
         value = self._request({"op": "kept"}, timeout or self.limits.call_timeout, what)["value"]
         return list(value) if isinstance(value, (list, tuple)) else []

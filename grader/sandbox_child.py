@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 try:  # absent on Windows: the portable backend (grader.sandbox_portable) then sets no kernel limits
     import resource
@@ -70,7 +70,7 @@ def _set_pdeathsig() -> None:
 
 def _unshare(flags: int) -> bool:
     try:
-        return _libc().unshare(flags) == 0
+        return cast(bool, _libc().unshare(flags) == 0)
     except Exception:  # noqa: BLE001
         return False
 
@@ -134,7 +134,7 @@ def zygote_main(sock_fd: int) -> None:
     os._exit(0)
 
 
-def _intermediate(request: dict, fds: list[int]) -> None:
+def _intermediate(request: dict[str, Any], fds: list[int]) -> None:
     """Between zygote and child: enters new namespaces, forks the child, reports its fate.
 
     Isolated (root): the first process of the new PID namespace is a small init that
@@ -230,7 +230,7 @@ def _spawn_init(fds: list[int]) -> int | None:
         return None
 
 
-def _run_with_spawned_init(request: dict, init: int, call_fd: int, out_fd: int, status_fd: int,
+def _run_with_spawned_init(request: dict[str, Any], init: int, call_fd: int, out_fd: int, status_fd: int,
                            private_tmp: bool) -> None:
     """Isolated session whose init was spawned: fork the worker (PID 2 of the namespace) from
     here, report its fate, then end the namespace (every process left in it dies with init)."""
@@ -245,7 +245,7 @@ def _run_with_spawned_init(request: dict, init: int, call_fd: int, out_fd: int, 
         pass
 
 
-def _fork_worker(request: dict, call_fd: int, out_fd: int, close_in_worker: tuple[int, ...]) -> int:
+def _fork_worker(request: dict[str, Any], call_fd: int, out_fd: int, close_in_worker: tuple[int, ...]) -> int:
     """Fork the isolated worker that runs student code; here, its channel ends are closed."""
     worker = os.fork()
     if worker == 0:
@@ -307,7 +307,7 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
         raise OSError(err, f"mount {target}: {os.strerror(err)}")
 
 
-def _private_tmp(request: dict) -> bool:
+def _private_tmp(request: dict[str, Any]) -> bool:
     """In the child's own mount namespace, replace /tmp, /var/tmp, /dev/shm and the work
     folder by one small tmpfs: what the student writes is bounded in total, invisible to
     other sessions, and gone when the session ends. The code folder stays reachable, and so
@@ -395,7 +395,7 @@ def _children_of(pid: int) -> list[int]:
     return out
 
 
-def _namespace_init(request: dict, call_fd: int, out_fd: int, status_fd: int, ready_w: int) -> None:
+def _namespace_init(request: dict[str, Any], call_fd: int, out_fd: int, status_fd: int, ready_w: int) -> None:
     """PID 1 of the child's namespace: fork the worker, reap, report its status, exit."""
     worker = _fork_worker(request, call_fd, out_fd, close_in_worker=(status_fd, ready_w))
     os.write(ready_w, b"r")
@@ -472,7 +472,7 @@ def _count_processes(uid: int) -> int | None:
     return n
 
 
-def _child(request: dict, call_fd: int, out_fd: int, isolate: bool) -> None:
+def _child(request: dict[str, Any], call_fd: int, out_fd: int, isolate: bool) -> None:
     """The worker: set up (streams, limits, user, filter), then import the student's module and serve.
     A failure of the set-up is the grader's (no student code has run yet): it is sent to the parent as
     a grader error before the worker exits, never left to read as the student's exit."""
@@ -499,7 +499,7 @@ def _report_setup_failure(channel: int | socket.socket, exc: BaseException) -> N
         pass
 
 
-def _set_up_child(request: dict, call_fd: int, out_fd: int, isolate: bool) -> None:
+def _set_up_child(request: dict[str, Any], call_fd: int, out_fd: int, isolate: bool) -> None:
     _set_pdeathsig()
     if not isolate:
         os.setsid()
@@ -664,7 +664,7 @@ def _install_syscall_filter() -> bool:
     libc = _libc()
     if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         return False
-    return libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) == 0
+    return cast(bool, libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) == 0)
 
 
 def _student_traceback(exc: BaseException, code_dir: str) -> str:
@@ -674,7 +674,7 @@ def _student_traceback(exc: BaseException, code_dir: str) -> str:
     return "".join(lines).replace(code_dir.rstrip("/") + "/", "")[-4000:]
 
 
-def _error_reply(exc: BaseException, code_dir: str) -> dict:
+def _error_reply(exc: BaseException, code_dir: str) -> dict[str, Any]:
     from grader import protocol
 
     try:
@@ -781,7 +781,7 @@ def _resolve(value: Any, module: Any, fds: list[int], link: tuple[socket.socket,
     return value
 
 
-def _serve(conn: socket.socket, request: dict) -> None:
+def _serve(conn: socket.socket, request: dict[str, Any]) -> None:
     from grader import protocol, wire
 
     code_dir = request["code_dir"]
@@ -801,7 +801,7 @@ def _serve(conn: socket.socket, request: dict) -> None:
     _send(conn, {"ok": True, "phase": "import", "filtered": bool(request.get("filtered"))})
     import grader.probes
 
-    staged: dict[str, tuple[tuple, Any]] = {}  # name -> (arguments already on their device, device)
+    staged: dict[str, tuple[tuple[Any, ...], Any]] = {}  # name -> (arguments already on their device, device)
     staged_sets: set[str] = set()  # staged names that hold several argument sets
     kept: list[Any] = []  # results of the last timed call made with keep=True
     lock = threading.Lock()  # the connection, shared with the stand-ins of the grader's functions
@@ -825,7 +825,7 @@ def _serve(conn: socket.socket, request: dict) -> None:
                     if fd >= 0:
                         os.close(fd)
             device = None
-            sets: list | None = None  # argument sets: repetition i uses set (offset + i) mod len(sets)
+            sets: list[Any] | None = None  # argument sets: repetition i uses set (offset + i) mod len(sets)
             if msg.get("staged") is not None:
                 args, device = staged[str(msg["staged"])]
                 if str(msg["staged"]) in staged_sets:
@@ -991,7 +991,7 @@ def portable_main(address: str) -> None:
     _serve(conn, request)
 
 
-def _set_up_portable(request: dict) -> None:
+def _set_up_portable(request: dict[str, Any]) -> None:
     """What the portable child can do on any system: its own folder, the student's code first on
     the path, a clean environment for the student's code, and the kernel limits the system has."""
     workdir = str(request["workdir"])

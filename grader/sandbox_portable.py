@@ -149,7 +149,7 @@ def _tree(pid: int) -> list[Any]:
         return []
 
 
-def kill_tree(proc: subprocess.Popen) -> None:
+def kill_tree(proc: subprocess.Popen[bytes]) -> None:
     """Kill ``proc`` and everything it started."""
     for p in reversed(_tree(proc.pid)):
         with contextlib.suppress(Exception):
@@ -323,8 +323,8 @@ class PortableSession(StudentSession):
 
     # -- calls -------------------------------------------------------------------------------
 
-    def _invoke(self, msg: protocol.CallRequest | protocol.ProbeRequest, args: tuple, kwargs: dict, timeout: float,
-                what: str) -> dict:
+    def _invoke(self, msg: protocol.CallRequest | protocol.ProbeRequest, args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float,
+                what: str) -> dict[str, Any]:
         """As the Linux session's, but ``Watched`` tensors go by value and their contents after the
         call are read from the reply (no memory is shared)."""
         callbacks: list[Any] = []
@@ -337,7 +337,7 @@ class PortableSession(StudentSession):
         finally:
             self._watched = ()
 
-    def _on_reply(self, reply: dict) -> None:
+    def _on_reply(self, reply: dict[str, Any]) -> None:
         values = reply.get("watched")
         if isinstance(values, list):
             for w, value in zip(self._watched, values):

@@ -3,7 +3,7 @@ a process that died (by a signal or an exit), a request that failed in the child
 from __future__ import annotations
 
 import signal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from grader import hints, protocol
 from grader.errors import StudentCrash, StudentException
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from grader.sandbox import Limits
 
 
-def import_message(module: str, reply: dict) -> str:
+def import_message(module: str, reply: dict[str, Any]) -> str:
     """Why the student's module could not be imported, from the child's import reply."""
     kind, etype, msg, tb = reply.get("kind"), reply.get("type"), reply.get("message"), reply.get("traceback", "")
     name = f"{module}.py"
@@ -50,7 +50,7 @@ def exit_message(code: int) -> str:
             "from your code.")
 
 
-def call_error(reply: dict, what: str, *, limits: Limits, private_tmp: bool, grading_device: str, autograd_off: bool,
+def call_error(reply: dict[str, Any], what: str, *, limits: Limits, private_tmp: bool, grading_device: str, autograd_off: bool,
                output: str) -> Exception:
     """The exception a failed request raises in the grader: a StudentCodeError with a message written
     for the student, or (the grader's own fault in the child) a RuntimeError the runner reports as a

@@ -24,6 +24,7 @@ import re
 import string
 import sys
 from pathlib import Path
+from typing import cast
 
 from grader.errors import GraderError
 from grader.layout import ASSIGNMENT, HIDDEN_CHECKS, PACKAGE, ROOT
@@ -108,7 +109,7 @@ def notebook_json(percent_source: str, name: str) -> str:
         cell.id = hashlib.sha256(f"{name}/{index}".encode()).hexdigest()[:8]
         nb.cells.append(cell)
     nbformat.validate(nb)
-    return nbformat.writes(nb, version=4) + "\n"
+    return cast(str, nbformat.writes(nb, version=4)) + "\n"
 
 
 def part_files(name: str, title: str, number: int) -> dict[Path, str]:

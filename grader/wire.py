@@ -485,7 +485,7 @@ def dumps(obj: Any) -> bytes:
 MAX_PICKLE = 8 * 1024 * 1024  # the non-tensor part of a frame: containers, numbers, strings
 
 
-def check_archive(source: bytes | str | os.PathLike, *, max_bytes: int, max_pickle: int = MAX_PICKLE) -> None:
+def check_archive(source: bytes | str | os.PathLike[str], *, max_bytes: int, max_pickle: int = MAX_PICKLE) -> None:
     """Refuse a ``torch.save`` archive that would inflate when read: every entry must be stored
     uncompressed (as ``torch.save`` writes them), so what is read is what is on disk, and the
     entries' sizes must add up to at most ``max_bytes`` (the pickled structure to ``max_pickle``).
@@ -517,7 +517,7 @@ def loads(data: bytes, max_pickle: int = MAX_PICKLE) -> Any:
     return torch.load(io.BytesIO(data), weights_only=True, map_location=None)
 
 
-def load_saved_model(path: str | os.PathLike, *, max_bytes: int) -> Any:
+def load_saved_model(path: str | os.PathLike[str], *, max_bytes: int) -> Any:
     """A student's saved ``.pt`` file, read as data only and never larger in memory than on disk
     (see :func:`check_archive`; ``max_bytes`` bounds the file itself)."""
     size = os.path.getsize(path)

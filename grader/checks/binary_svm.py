@@ -8,7 +8,7 @@ holds. The part is worth 45 points (2 public + 43 hidden).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import math
 
@@ -21,6 +21,7 @@ from grader.public_checks.binary_svm import PART
 
 if TYPE_CHECKING:
     from grader.runner import Context
+    from grader.sandbox import StudentSession
 
 __all__ = ["PART"]
 
@@ -51,7 +52,7 @@ STATIC_FUNCTIONS = ("hinge_loss", "softmax_cross_entropy", "train_binary_svm", "
 # ----------------------------------------------------------------------------- inputs modified in place
 
 
-def _call_watching(s, ctx, func: str, inputs: dict[str, torch.Tensor], *more) -> tuple[object, dict[str, str]]:
+def _call_watching(s: StudentSession, ctx: Context, func: str, inputs: dict[str, torch.Tensor], *more: Any) -> tuple[object, dict[str, str]]:
     """``func(*inputs.values(), *more)`` in the sandbox, with the tensors of ``inputs`` in memory shared with
     the grader. Returns the output and, for each input the student's code wrote into (read here, in the
     parent, from that memory, whatever the child says), how many of its values changed."""
@@ -140,11 +141,11 @@ def bs_normalize_train_stats(ctx: Context) -> None:
 # ----------------------------------------------------------------------------- hinge loss
 
 
-def _hinge_parts(scores, labels, W):
+def _hinge_parts(scores: torch.Tensor, labels: torch.Tensor, W: torch.Tensor) -> tuple[torch.Tensor, float]:
     return torch.clamp(1 - labels * scores, min=0), float((W * W).sum())
 
 
-def _hinge_hint(value: float, scores, labels, W, lam: float, rtol: float) -> str:
+def _hinge_hint(value: float, scores: torch.Tensor, labels: torch.Tensor, W: torch.Tensor, lam: float, rtol: float) -> str:
     m, R = _hinge_parts(scores, labels, W)
     data = float(m.mean())
     N = scores.shape[0]
@@ -165,7 +166,8 @@ def _hinge_hint(value: float, scores, labels, W, lam: float, rtol: float) -> str
     return ""
 
 
-def _hinge_inputs(gen: torch.Generator, N: int, D: int, dtype=torch.float64):
+def _hinge_inputs(gen: torch.Generator, N: int, D: int,
+                  dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     scores = torch.randn(N, generator=gen, dtype=torch.float64) * 1.5
     labels = torch.where(torch.rand(N, generator=gen) < 0.5, 1.0, -1.0).double()
     # keep every margin away from the kink so that central differences are exact enough
@@ -227,7 +229,7 @@ def bs_hinge_gradients(ctx: Context) -> None:
     for idx, (name, t) in enumerate((("scores", scores), ("W", W))):
         numeric = torch.zeros_like(t)
         for i in range(t.numel()):
-            args = [scores.clone(), labels, W.clone(), lam]
+            args: list[Any] = [scores.clone(), labels, W.clone(), lam]
             pos = 0 if name == "scores" else 2
             args[pos][i] += h
             lp = float(ref.hinge_loss(*args))
@@ -242,7 +244,8 @@ def bs_hinge_gradients(ctx: Context) -> None:
 # ----------------------------------------------------------------------------- training contracts
 
 
-def _svm_gd(X, labels, lam, lr, steps, *, scale=1.0, accumulate=False, pen=1.0):
+def _svm_gd(X: torch.Tensor, labels: torch.Tensor, lam: float, lr: float, steps: int, *, scale: float = 1.0,
+            accumulate: bool = False, pen: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Full-batch gradient descent on the hinge objective in float64 (and wrong variants of it)."""
     W = torch.zeros(X.shape[1], dtype=torch.float64, requires_grad=True)
     b = torch.zeros((), dtype=torch.float64, requires_grad=True)
@@ -260,7 +263,7 @@ def _svm_gd(X, labels, lam, lr, steps, *, scale=1.0, accumulate=False, pen=1.0):
     return W.detach(), b.detach()
 
 
-def _trainer(s, ctx, func: str, args: list, kwargs: dict) -> object:
+def _trainer(s: StudentSession, ctx: Context, func: str, args: list[Any], kwargs: dict[str, Any]) -> object:
     reply = s.probe("binary_svm.run_trainer", func, args, kwargs, timeout=ctx.timeout(60), what=f"{func}()")
     return reply.get("out") if isinstance(reply, dict) else None
 
@@ -380,7 +383,7 @@ def bs_predict_per_class(ctx: Context) -> None:
 # ----------------------------------------------------------------------------- softmax cross-entropy
 
 
-def _ce_case(ctx: Context, s, logits: torch.Tensor, labels: torch.Tensor, what: str) -> None:
+def _ce_case(ctx: Context, s: StudentSession, logits: torch.Tensor, labels: torch.Tensor, what: str) -> None:
     reply = s.probe("binary_svm.loss_with_grads", "softmax_cross_entropy", [logits, labels], [0],
                     timeout=ctx.timeout(30), what="softmax_cross_entropy(...).backward()")
     out = reply.get("out") if isinstance(reply, dict) else None
@@ -502,10 +505,10 @@ def bs_softmax_training_steps(ctx: Context) -> None:
 # ----------------------------------------------------------------------------- accuracy on CIFAR-10
 
 
-def _protocol(ctx) -> dict:
+def _protocol(ctx: Context) -> dict[str, Any]:
     """The grader's CIFAR-10 subset and its statistics, shared by the accuracy checks of one run."""
 
-    def make() -> dict:
+    def make() -> dict[str, Any]:
         from grader import data
 
         raw = ctx.data("cifar10")
@@ -520,10 +523,10 @@ def _protocol(ctx) -> dict:
                 "val_images": raw.train_images[val].reshape(len(val), -1), "val_labels": raw.train_labels[val],
                 "seed": int(torch.randint(0, 2**31 - 1, (1,), generator=gen))}
 
-    return ctx.shared("binary_svm:protocol", make)
+    return cast("dict[str, Any]", ctx.shared("binary_svm:protocol", make))
 
 
-def _scores(images: torch.Tensor, W: torch.Tensor, b: torch.Tensor, p: dict) -> torch.Tensor:
+def _scores(images: torch.Tensor, W: torch.Tensor, b: torch.Tensor, p: dict[str, Any]) -> torch.Tensor:
     out = []
     for i in range(0, images.shape[0], 1000):
         X = (images[i:i + 1000].to(torch.float32) / 255.0 - p["mean"]) / p["std"]
@@ -532,7 +535,7 @@ def _scores(images: torch.Tensor, W: torch.Tensor, b: torch.Tensor, p: dict) -> 
 
 
 def _trained(ctx: Context, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
-    def run():
+    def run() -> tuple[torch.Tensor, torch.Tensor]:
         p = _protocol(ctx)
         images, labels = p["images"], p["labels"]
         pos = BINARY_PAIR[0]
@@ -558,7 +561,7 @@ def _trained(ctx: Context, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
         b = compare.structure(b, torch.zeros(shape_b), what=what, name="b", check_dtype=False)
         return W.float(), b.float()
 
-    return ctx.shared(f"binary_svm:trained:{kind}", run)
+    return cast("tuple[torch.Tensor, torch.Tensor]", ctx.shared(f"binary_svm:trained:{kind}", run))
 
 
 def _floor(ctx: Context, kind: str, acc: float, n: int, label: str) -> None:

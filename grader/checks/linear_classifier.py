@@ -10,7 +10,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 
@@ -22,6 +22,7 @@ from grader.public_checks.linear_classifier import (LOSSES, PART, call_loss, loa
 
 if TYPE_CHECKING:
     from grader.runner import Context
+    from grader.sandbox import StudentSession
 
 __all__ = ["PART"]
 
@@ -61,14 +62,15 @@ ALLOWED = static.TENSOR_UTILITIES + ("torch.nn.functional.softmax", "torch.nn.fu
 LOSS_DIMS = {"small": (12, 7, 4), "cifar": (64, 3073, 10)}
 
 
-def _source(ctx) -> static.Module:
+def _source(ctx: Context) -> static.Module:
     return static.Module((ctx.files.code_dir / f"{PART.module}.py").read_text())
 
 
 # ----------------------------------------------------------------------------- losses vs reference
 
 
-def _diagnosis(kind: str, loss: float, dW, ref, W, X, y, reg, tol: float) -> str:
+def _diagnosis(kind: str, loss: float, dW: Any, ref: Callable[..., Any], W: torch.Tensor, X: torch.Tensor,
+               y: torch.Tensor, reg: float, tol: float) -> str:
     """Name the likely bug by matching the student's output against known wrong variants.
 
     Only what is wrong gets a hint, and a variant that coincides with the right answer on these
@@ -147,7 +149,7 @@ def _match_reference(ctx: Context, func: str, kind: str, reg: float) -> None:
             ref_loss, ref_dW = ref(W, X, y, reg)
             ref_loss = float(ref_loss)
             results = []
-            dtypes: list = []
+            dtypes: list[torch.dtype] = []
             for _ in range(2):  # a second call must give the same answer
                 loss, dW, written = call_loss(s, func, W, X, y, reg, timeout=ctx.timeout(60), dtypes=dtypes)
                 results.append((loss, dW))
@@ -269,7 +271,7 @@ def softmax_stability(ctx: Context) -> None:
 
     def stable(func: str) -> None:
         for shift in (gap, -gap):
-            dtypes: list = []
+            dtypes: list[torch.dtype] = []
             loss, dW, _ = call_loss(s, func, W=_shifted(W, shift), X=X, y=y, reg=0.0, timeout=ctx.timeout(30),
                                     dtypes=dtypes)
             what = f"{func}() with every score moved by {shift:+g} (the softmax does not change)"
@@ -361,7 +363,7 @@ def softmax_vectorized_static(ctx: Context) -> None:
 # ----------------------------------------------------------------------------- speed
 
 
-def _reference_cpu(fn, sets: list[tuple]) -> float:
+def _reference_cpu(fn: Callable[..., Any], sets: list[tuple[Any, ...]]) -> float:
     """CPU seconds per call of the reference, one thread, over ``sets`` (one call per set)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -374,7 +376,7 @@ def _reference_cpu(fn, sets: list[tuple]) -> float:
         torch.set_num_threads(threads)
 
 
-def _best_wall(session, func: str, repeat: int, runs: int, timeout: float) -> float:
+def _best_wall(session: StudentSession, func: str, repeat: int, runs: int, timeout: float) -> float:
     """Best elapsed seconds per call over ``runs`` runs, after one untimed warm-up call (kernel
     loading, cuBLAS start-up). Noise on a shared GPU only ever adds time, hence the best run."""
     session.call(func, staged="loss", want_value=False, timeout=timeout)
@@ -382,14 +384,14 @@ def _best_wall(session, func: str, repeat: int, runs: int, timeout: float) -> fl
                for _ in range(runs))
 
 
-def gpu_loss_times(session, kind: str, timeout: float) -> tuple[float, float]:
+def gpu_loss_times(session: StudentSession, kind: str, timeout: float) -> tuple[float, float]:
     """Elapsed seconds per call of the naive and the vectorized loss on the arguments staged as
     ``"loss"`` (what check 1.15/1.16 requires on a GPU; bench/speed_checks.py --device cuda)."""
     return (_best_wall(session, f"{kind}_loss_naive", repeat=1, runs=3, timeout=timeout),
             _best_wall(session, f"{kind}_loss_vectorized", repeat=50, runs=5, timeout=timeout))
 
 
-def _gpu_speedup(ctx: Context, kind: str, args: tuple) -> None:
+def _gpu_speedup(ctx: Context, kind: str, args: tuple[Any, ...]) -> None:
     """The stricter requirement that applies when the grader has a GPU (see GPU_SPEEDUP_FLOOR)."""
     accelerator = ctx.accelerator
     assert accelerator is not None, "called only on a grader with a GPU"
@@ -427,13 +429,13 @@ SPEED_N, SPEED_REPEAT, MIN_ROUNDS, MAX_ROUNDS, BAND = 128, 20, 5, 15, 1.3
 ALLOCATION_HINT_FACTOR = 8.0
 
 
-def _speed_sets(gen: torch.Generator, X: torch.Tensor, count: int) -> list[tuple]:
+def _speed_sets(gen: torch.Generator, X: torch.Tensor, count: int) -> list[tuple[Any, ...]]:
     C = 10
     return [(torch.randn(X.shape[1], C, generator=gen, dtype=X.dtype) * 1e-3, X,
              torch.randint(0, C, (X.shape[0],), generator=gen), 0.01) for _ in range(count)]
 
 
-def _check_kept(s, func: str, sets: list[tuple], offset: int, timeout: float) -> None:
+def _check_kept(s: StudentSession, func: str, sets: list[tuple[Any, ...]], offset: int, timeout: float) -> None:
     """The timed calls' results must be what the same function returns on the same inputs when it is
     not timed (the first and the last call of the round are called again): a function cannot be fast
     by returning something else while it is timed. Whether the values are right is graded by the
@@ -455,7 +457,7 @@ def _check_kept(s, func: str, sets: list[tuple], offset: int, timeout: float) ->
                            hint=hint, check_dtype=False)
 
 
-def _slowness_facts(ctx: Context, s, func: str, inputs_bytes: int) -> str:
+def _slowness_facts(ctx: Context, s: StudentSession, func: str, inputs_bytes: int) -> str:
     """What the grader knows about why ``func`` is slow: a loop the static check found, memory the
     call builds far beyond its inputs, or neither (then only the figures are given)."""
     src = _source(ctx)
@@ -507,7 +509,8 @@ class SpeedFigures:
         return (near_floor and near_rescue) or 1 / BAND <= statistics.median(self.excess()) <= BAND
 
 
-def measure_speed(s, cal, kind: str, gen: torch.Generator, X: torch.Tensor, ref, floor: float,
+def measure_speed(s: StudentSession, cal: StudentSession, kind: str, gen: torch.Generator, X: torch.Tensor,
+                  ref: Callable[..., Any], floor: float,
                   timeout: Callable[[float], float]) -> SpeedFigures:
     """Time ``kind``'s losses in the student's session ``s`` and the two products in ``cal`` (the
     protocol above); every timed call gets inputs it has not seen, and the values the timed calls
@@ -652,14 +655,15 @@ def sample_batch_contract(ctx: Context) -> None:
                           "state. Use torch's random functions (torch.randint), not Python's random or numpy.random.")
 
 
-def _mock_loss(calls: list[dict], grad_scale: float):
+def _mock_loss(calls: list[dict[str, Any]],
+               grad_scale: float) -> Callable[[Any, Any, Any, Any], tuple[torch.Tensor, torch.Tensor]]:
     """A loss function for train_linear_classifier that runs in the grader and records each call.
 
     Call k returns loss ``k + 0.5`` and gradient ``grad_scale * (k + 1) * ones``; the student's
     training loop calls it through a ``wire.Callback``, so the record is the grader's own.
     """
 
-    def loss_func(W, X_batch, y_batch, reg):
+    def loss_func(W: Any, X_batch: Any, y_batch: Any, reg: Any) -> tuple[torch.Tensor, torch.Tensor]:
         for name, value in (("W", W), ("X_batch", X_batch), ("y_batch", y_batch)):
             if not isinstance(value, torch.Tensor):
                 raise TypeError(f"loss_func expects {name} as a torch.Tensor, got {compare.describe(value)}")
@@ -673,19 +677,20 @@ def _mock_loss(calls: list[dict], grad_scale: float):
     return loss_func
 
 
-def _recording_classifier(train_calls: list[dict], data: dict, pred_train: torch.Tensor,
+def _recording_classifier(train_calls: list[dict[str, Any]], data: dict[str, Any], pred_train: torch.Tensor,
                           pred_val: torch.Tensor) -> wire.CallbackObject:
     """A classifier for test_one_param_set whose train and predict run in the grader: training is
     recorded, and predict answers given labels for X_train and X_val."""
 
-    def train(X_train, y_train, learning_rate=1e-3, reg=1e-5, num_iters=100, batch_size=200, verbose=False):
+    def train(X_train: Any, y_train: Any, learning_rate: Any = 1e-3, reg: Any = 1e-5, num_iters: Any = 100,
+              batch_size: Any = 200, verbose: Any = False) -> list[float]:
         if not isinstance(X_train, torch.Tensor):
             raise TypeError(f"train expects X_train as a torch.Tensor, got {compare.describe(X_train)}")
         train_calls.append({"n": int(X_train.shape[0]), "learning_rate": float(learning_rate),
                             "reg": float(reg), "num_iters": int(num_iters)})
         return [0.0] * min(int(num_iters), 100_000)
 
-    def predict(X):
+    def predict(X: Any) -> torch.Tensor:
         if isinstance(X, torch.Tensor):
             for X_known, pred in ((data["X_train"], pred_train), (data["X_val"], pred_val)):
                 if X.shape == X_known.shape and X.dtype == X_known.dtype and torch.equal(X, X_known):
@@ -705,10 +710,10 @@ def train_update_rule(ctx: Context) -> None:
     lr, reg, iters, batch, g = 0.01, 0.123, 7, 13, 0.5
     what = f"train_linear_classifier(loss_func, W, X, y, learning_rate={lr}, reg={reg}, num_iters={iters}, batch_size={batch})"
     with ctx.student() as s:
-        calls: list[dict] = []
+        calls: list[dict[str, Any]] = []
         out = s.call("train_linear_classifier", wire.Callback(_mock_loss(calls, g)), W0, X, y, learning_rate=lr,
                      reg=reg, num_iters=iters, batch_size=batch, verbose=False, timeout=ctx.timeout(60))
-        calls_none: list[dict] = []
+        calls_none: list[dict[str, Any]] = []
         s.call("train_linear_classifier", wire.Callback(_mock_loss(calls_none, g)), None, X, y, learning_rate=lr,
                reg=reg, num_iters=2, batch_size=batch, verbose=False, timeout=ctx.timeout(60))
     W, history = compare.unpack(out, 2, what, ("W", "loss_history"))
@@ -789,7 +794,7 @@ def one_param_set_contract(ctx: Context) -> None:
     pred_val = data["y_val"].clone()
     pred_val[:9] = (pred_val[:9] + 3) % 10            # 16 of 25 right
     lr, reg, iters = 3.5e-4, 2.5e3, 37
-    calls: list[dict] = []
+    calls: list[dict[str, Any]] = []
     with ctx.student() as s:
         out = s.call("test_one_param_set", _recording_classifier(calls, data, pred_train, pred_val), data, lr, reg,
                      num_iters=iters, timeout=ctx.timeout(60))

@@ -41,6 +41,7 @@ from grader.public_checks.metric_learning import MAX_ENCODER_PARAMS, PART, usabl
 from grader.registry import check
 
 if TYPE_CHECKING:
+    from grader.data import RawSplits
     from grader.runner import Context
 
 __all__ = ["PART", "TRAINING", "KNN_FLOOR", "KNN_MARGIN", "knn_accuracy", "pixel_baseline", "binomial_tail_bound"]
@@ -302,7 +303,7 @@ def sampler_seeded(ctx: Context) -> None:
                       what="sample_triplets()")
     got = {k: validate_triplets(v, labels, what) for k, v in out.items()}
 
-    def same(x, y):
+    def same(x: str, y: str) -> bool:
         return all(torch.equal(a, b) for a, b in zip(got[x], got[y]))
 
     if not same("same1", "same2"):
@@ -450,7 +451,7 @@ def encoder_speed(ctx: Context) -> None:
 # ----------------------------------------------------------------------------- training step
 
 
-def _step_expected(X: torch.Tensor, W: torch.Tensor, trip: tuple, *, margin: float = 1.0, p: float = 2.0,
+def _step_expected(X: torch.Tensor, W: torch.Tensor, trip: tuple[Any, ...], *, margin: float = 1.0, p: float = 2.0,
                    reduction: str = "mean", swap_pn: bool = False) -> tuple[float, torch.Tensor]:
     """Loss and gradient wrt W of the triplet margin loss for the linear encoder Z = X.flatten(1) @ W."""
     Wp = W.detach().clone().requires_grad_(True)
@@ -464,7 +465,7 @@ def _step_expected(X: torch.Tensor, W: torch.Tensor, trip: tuple, *, margin: flo
     return float(loss.detach()), Wp.grad.detach()
 
 
-def _loss_hint(got: float, X, W, trip, tol: float) -> str:
+def _loss_hint(got: float, X: torch.Tensor, W: torch.Tensor, trip: tuple[Any, ...], tol: float) -> str:
     variants: list[tuple[dict[str, Any], str]] = [
         (dict(margin=0.5), "The loss matches margin=0.5; use nn.TripletMarginLoss(margin=1.0, p=2)."),
         (dict(margin=2.0), "The loss matches margin=2.0; use nn.TripletMarginLoss(margin=1.0, p=2)."),
@@ -606,7 +607,7 @@ def knn_accuracy(Z_train: torch.Tensor, y_train: torch.Tensor, Z_query: torch.Te
     return float((votes.argmax(1) == y_query).double().mean())
 
 
-def training_inputs(raw, gen: torch.Generator) -> dict:
+def training_inputs(raw: RawSplits, gen: torch.Generator) -> dict[str, Any]:
     """The seeded training subset and held-out images, preprocessed like the notebook (mean removed)."""
     from grader import data
 
@@ -628,7 +629,7 @@ def pixel_baseline(X: torch.Tensor, y: torch.Tensor, Xq: torch.Tensor, yq: torch
     return knn_accuracy(X.flatten(1), y, Xq.flatten(1), yq)
 
 
-def _embeddings(value, n: int, what: str) -> torch.Tensor:
+def _embeddings(value: Any, n: int, what: str) -> torch.Tensor:
     z = compare.structure(value, torch.zeros(n, TRAINING["z_dim"]), what=what, name="the embeddings",
                           hint="Training may have diverged (NaN) or the encoder returns another shape.")
     return z.float()
@@ -636,9 +637,9 @@ def _embeddings(value, n: int, what: str) -> torch.Tensor:
 
 @check("Triplet training with your sampler and encoder improves the k-NN accuracy on held-out CIFAR-10 images",
        depends=("batch_contract", "sampler_contract", "encoder_shape", "encoder_speed", "train_step"), timeout=240)
-@partial_credit(8)
-@leaderboard("probe accuracy")
-def triplet_training(ctx: Context, set_score=None, set_leaderboard_value=None):
+@partial_credit(8)  # type: ignore[untyped-decorator]  # gradescope_utils ships no types
+@leaderboard("probe accuracy")  # type: ignore[untyped-decorator]
+def triplet_training(ctx: Context, set_score: Any = None, set_leaderboard_value: Any = None) -> None:
     raw = ctx.data("cifar10")
     inputs = training_inputs(raw, ctx.generator("training"))
     X, y, Xq, yq = inputs["X"], inputs["y"], inputs["Xq"], inputs["yq"]

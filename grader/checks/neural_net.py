@@ -9,7 +9,7 @@ to each check; the part is worth 40 points (2 public + 38 hidden).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import math
 
@@ -23,6 +23,7 @@ from grader.public_checks.neural_net import (PART, activation_reply, activation_
 
 if TYPE_CHECKING:
     from grader.runner import Context
+    from grader.sandbox import StudentSession
 
 __all__ = ["PART"]
 
@@ -78,7 +79,7 @@ def _wrong_variants(name: str, x: torch.Tensor) -> list[tuple[torch.Tensor, str]
                 (torch.nn.functional.leaky_relu(xd, 0.01), "This is a leaky ReLU; negative inputs must give 0.")]
 
 
-def _diagnose(name: str, out, x: torch.Tensor) -> str:
+def _diagnose(name: str, out: Any, x: torch.Tensor) -> str:
     if not isinstance(out, torch.Tensor) or out.shape != x.shape:
         return ""
     rtol, atol = activation_tolerance(x.dtype)
@@ -88,7 +89,7 @@ def _diagnose(name: str, out, x: torch.Tensor) -> str:
     return ""
 
 
-def _watched_activation(s, ctx, name: str, x: torch.Tensor, upstream: torch.Tensor, where: str) -> dict:
+def _watched_activation(s: StudentSession, ctx: Context, name: str, x: torch.Tensor, upstream: torch.Tensor, where: str) -> dict[str, Any]:
     """The activation probe's reply, with x in memory shared with the grader: whether the student's
     function wrote into x is read here, in the parent, from that memory (whatever the child says)."""
     with wire.WatchedInputs(x=x) as watched:
@@ -195,7 +196,7 @@ def nn_activations_static(ctx: Context) -> None:
 # ----------------------------------------------------------------------------- models
 
 
-def _linear_pairs(state: dict) -> list[tuple[str, torch.Tensor, torch.Tensor | None]]:
+def _linear_pairs(state: dict[str, Any]) -> list[tuple[str, torch.Tensor, torch.Tensor | None]]:
     """(name, weight, bias) of every 2-D ``*weight`` entry in state order, with its ``*bias``."""
     out = []
     for key, value in state.items():
@@ -205,11 +206,11 @@ def _linear_pairs(state: dict) -> list[tuple[str, torch.Tensor, torch.Tensor | N
     return out
 
 
-def _param_listing(reply: dict) -> str:
+def _param_listing(reply: dict[str, Any]) -> str:
     return ", ".join(f"{n} {tuple(sh)}" for n, sh, _ in reply["params"][:8]) or "none"
 
 
-def _grads_flow(reply: dict, name: str) -> None:
+def _grads_flow(reply: dict[str, Any], name: str) -> None:
     grads = reply.get("grads") or {}
     if not grads:
         raise CheckFailed(f"{name}(): the output does not require a gradient, so nothing can be trained. Do not "
@@ -222,7 +223,7 @@ def _grads_flow(reply: dict, name: str) -> None:
             raise CheckFailed(f"{name}(): the gradient of parameter {pname} is zero or not finite for random inputs.")
 
 
-def _compare_forward(reply: dict, name: str, expected: torch.Tensor, n: int) -> None:
+def _compare_forward(reply: dict[str, Any], name: str, expected: torch.Tensor, n: int) -> None:
     rtol, atol = forward_tolerance(sum(i for _, i in ARCHITECTURE[name]), float(expected.abs().max()))
     for key, shape in (("flat", f"({n}, 784)"), ("images", f"({n}, 1, 28, 28)")):
         got = reply[key]
@@ -331,8 +332,8 @@ def _mean_ce(W: torch.Tensor, b: torch.Tensor, X: torch.Tensor, y: torch.Tensor)
     return (torch.log(torch.exp(z).sum(dim=1)) - z.gather(1, y[:, None]).squeeze(1)).mean()
 
 
-def _gd_steps(state: dict, X: torch.Tensor, y: torch.Tensor, lr: float, steps: int, *, scale: float = 1.0,
-              accumulate: bool = False, momentum: float = 0.0) -> tuple[dict, list[float]]:
+def _gd_steps(state: dict[str, Any], X: torch.Tensor, y: torch.Tensor, lr: float, steps: int, *, scale: float = 1.0,
+              accumulate: bool = False, momentum: float = 0.0) -> tuple[dict[str, Any], list[float]]:
     """Full-batch gradient descent on the mean cross-entropy in float64 (and wrong variants of it)."""
     W = state["weight"].double().clone().requires_grad_(True)
     b = state["bias"].double().clone().requires_grad_(True)
@@ -359,7 +360,7 @@ def _gd_steps(state: dict, X: torch.Tensor, y: torch.Tensor, lr: float, steps: i
     return {"weight": W.detach(), "bias": b.detach()}, losses
 
 
-def _training_inputs(gen: torch.Generator, n: int, d: int, c: int) -> tuple[dict, torch.Tensor, torch.Tensor]:
+def _training_inputs(gen: torch.Generator, n: int, d: int, c: int) -> tuple[dict[str, Any], torch.Tensor, torch.Tensor]:
     state = {"weight": torch.randn(c, d, generator=gen) * 0.1, "bias": torch.randn(c, generator=gen) * 0.1}
     X = torch.randn(n, d, generator=gen)
     y = torch.randint(0, c, (n,), generator=gen)
@@ -373,7 +374,7 @@ def training_tolerance(n: int, d: int, c: int, steps: int) -> float:
     return compare.rtol(torch.float32, terms=max(1, steps) * (n + d + c))
 
 
-def _close_state(got: dict, exp: dict, rtol: float) -> bool:
+def _close_state(got: dict[str, Any], exp: dict[str, Any], rtol: float) -> bool:
     return all(isinstance(got.get(k), torch.Tensor) and got[k].shape == exp[k].shape
                and compare.near(got[k], exp[k], rtol) for k in ("weight", "bias"))
 
@@ -525,7 +526,7 @@ def nn_predict_accuracy(ctx: Context) -> None:
 # ----------------------------------------------------------------------------- accuracy on MNIST
 
 
-def rebuilt_logits(state: dict, name: str, images: torch.Tensor) -> torch.Tensor:
+def rebuilt_logits(state: dict[str, Any], name: str, images: torch.Tensor) -> torch.Tensor:
     """The logits of the fixed architecture ``name`` with the parameters in ``state`` (the student's
     trained model, rebuilt in the parent), for uint8 ``images`` scaled to [0, 1] as in training.
 
@@ -570,7 +571,7 @@ def _mnist_accuracy(ctx: Context, name: str) -> float:
         pred = rebuilt_logits(state, name, raw.test_images).argmax(dim=1)
         return float((pred == raw.test_labels).double().mean())
 
-    return ctx.shared(f"neural_net:accuracy:{name}", run)
+    return cast(float, ctx.shared(f"neural_net:accuracy:{name}", run))
 
 
 def _floor_check(ctx: Context, name: str) -> float:

@@ -13,11 +13,11 @@ from grader.probes import probe
 
 
 @probe
-def loss_with_grads(module: Any, func: str, args: list, grad_of: list) -> dict:
+def loss_with_grads(module: Any, func: str, args: list[Any], grad_of: list[Any]) -> dict[str, Any]:
     """Call a loss with the arguments at positions ``grad_of`` requiring gradients; back-propagate."""
     leaves = [a.detach().clone().requires_grad_(True) if i in grad_of else a for i, a in enumerate(args)]
     out = getattr(module, func)(*leaves)
-    reply: dict = {"out": out}
+    reply: dict[str, Any] = {"out": out}
     if isinstance(out, torch.Tensor) and out.requires_grad and out.numel() == 1:
         grads = torch.autograd.grad(out.reshape(()), [leaves[i] for i in grad_of], allow_unused=True)
         reply["grads"] = list(grads)
@@ -33,7 +33,7 @@ def _features(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> to
 
 @probe
 def train_on_cifar(module: Any, kind: str, images: torch.Tensor, y: torch.Tensor, mean: torch.Tensor,
-                   std: torch.Tensor, hyper: dict, positive_class: int = 0) -> dict:
+                   std: torch.Tensor, hyper: dict[str, Any], positive_class: int = 0) -> dict[str, Any]:
     """Train one model on the grader's CIFAR-10 subset with the student's code; send back W and b."""
     X = _features(images, mean, std)
     if kind == "binary":
@@ -50,6 +50,6 @@ def train_on_cifar(module: Any, kind: str, images: torch.Tensor, y: torch.Tensor
 
 
 @probe
-def run_trainer(module: Any, func: str, args: list, kwargs: dict) -> dict:
+def run_trainer(module: Any, func: str, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
     """Run a training function on small inputs (seeded by the sandbox); send back what it returns."""
     return {"out": getattr(module, func)(*args, **kwargs)}

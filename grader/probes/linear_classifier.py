@@ -10,7 +10,7 @@ from grader.probes import probe
 
 @probe
 def sample_batches(module: Any, X: torch.Tensor, y: torch.Tensor, num_train: int, batch_size: int,
-                   draws: int, seed: int) -> dict:
+                   draws: int, seed: int) -> dict[str, Any]:
     """Draw ``draws`` minibatches after seeding torch; the first is sent whole, the rest as ids."""
     torch.manual_seed(seed)
     first = None
@@ -30,7 +30,7 @@ def sample_batches(module: Any, X: torch.Tensor, y: torch.Tensor, num_train: int
 
 @probe
 def classifier_roundtrip(module: Any, cls_name: str, X: torch.Tensor, y: torch.Tensor, path: str,
-                         W_probe: torch.Tensor | None = None, reg: float = 0.0) -> dict:
+                         W_probe: torch.Tensor | None = None, reg: float = 0.0) -> dict[str, Any]:
     """Evaluate a LinearSVM/Softmax object's loss at ``W_probe``, train it briefly, predict, save and load it back."""
     model = getattr(module, cls_name)()
     loss = own = None

@@ -21,12 +21,12 @@ def _gen(seed: int, device: str = "cpu") -> torch.Generator:
 
 
 @probe
-def batches(module: Any, X: torch.Tensor, y: torch.Tensor, batch_size: int, draws: int, seed: int) -> dict:
+def batches(module: Any, X: torch.Tensor, y: torch.Tensor, batch_size: int, draws: int, seed: int) -> dict[str, Any]:
     """``draws`` batches from one generator seeded with ``seed``; a repeat of the first two with a
     fresh generator of the same seed, and one with ``seed + 1``. Row ids are ``X[:, 0, 0, 0]``.
     X and y are the parent's watched tensors: every call gets them as they are (never a copy)."""
 
-    def run(s: int, n: int) -> tuple:
+    def run(s: int, n: int) -> tuple[Any, ...]:
         gen = _gen(s)
         first, ids, labels = None, [], []
         for i in range(n):
@@ -58,13 +58,13 @@ def one_triplet_sample(module: Any, labels: torch.Tensor, seed: int) -> Any:
 
 
 @probe
-def triplets(module: Any, labels: torch.Tensor, seeds: list) -> dict:
+def triplets(module: Any, labels: torch.Tensor, seeds: list[int]) -> dict[str, Any]:
     """``sample_triplets(labels, Generator(seed))`` once per seed, on the same (watched) labels."""
     return {"outs": [module.sample_triplets(labels, _gen(s)) for s in seeds]}
 
 
 @probe
-def triplet_draws(module: Any, labels: torch.Tensor, draws: int, seed: int) -> dict:
+def triplet_draws(module: Any, labels: torch.Tensor, draws: int, seed: int) -> dict[str, Any]:
     """``draws`` calls of sample_triplets sharing one generator, stacked as (draws, M) each."""
     gen = _gen(seed)
     a_s: list[torch.Tensor] = []
@@ -84,7 +84,7 @@ def triplet_draws(module: Any, labels: torch.Tensor, draws: int, seed: int) -> d
 
 
 @probe
-def triplet_seeding(module: Any, labels: torch.Tensor, seed: int) -> dict:
+def triplet_seeding(module: Any, labels: torch.Tensor, seed: int) -> dict[str, Any]:
     """Same generator seed twice, another seed, and the global generator under torch.manual_seed."""
     same1 = module.sample_triplets(labels, _gen(seed))
     same2 = module.sample_triplets(labels, _gen(seed))
@@ -100,10 +100,10 @@ def triplet_seeding(module: Any, labels: torch.Tensor, seed: int) -> dict:
 
 
 @probe
-def encoder_outputs(module: Any, X: torch.Tensor, z_dims: list, seed: int) -> dict:
+def encoder_outputs(module: Any, X: torch.Tensor, z_dims: list[int], seed: int) -> dict[str, Any]:
     """Forward passes of fresh encoders in eval mode: ``Encoder()`` and ``Encoder(z_dim=d)``, all on
     the same (watched) X; ``X[:1]`` is a view of it."""
-    out: dict = {}
+    out: dict[str, Any] = {}
     torch.manual_seed(seed)
     enc = module.Encoder()
     enc.eval()
@@ -120,7 +120,7 @@ def encoder_outputs(module: Any, X: torch.Tensor, z_dims: list, seed: int) -> di
 
 
 @probe
-def encoder_report(module: Any, X: torch.Tensor, seed: int) -> dict:
+def encoder_report(module: Any, X: torch.Tensor, seed: int) -> dict[str, Any]:
     """Parameter count, eval-mode repeatability, batch independence and which parameters get gradients."""
     torch.manual_seed(seed)
     enc = module.Encoder(z_dim=64)
@@ -187,8 +187,8 @@ class _LinearEncoder(nn.Module):
 
 
 @probe
-def train_steps(module: Any, X: torch.Tensor, y: torch.Tensor, W0: torch.Tensor, lr: float, seeds: list,
-                y_single_class: torch.Tensor) -> dict:
+def train_steps(module: Any, X: torch.Tensor, y: torch.Tensor, W0: torch.Tensor, lr: float, seeds: list[int],
+                y_single_class: torch.Tensor) -> dict[str, Any]:
     """Consecutive triplet_train_step calls on the grader's linear encoder with plain SGD.
 
     Before each step the triplets the step should draw are taken from sample_triplets with an
@@ -215,7 +215,7 @@ def train_steps(module: Any, X: torch.Tensor, y: torch.Tensor, W0: torch.Tensor,
 
 @probe
 def linear_probe(module: Any, Z: torch.Tensor, y: torch.Tensor, num_classes: int, Zq: torch.Tensor,
-                 seed: int) -> dict:
+                 seed: int) -> dict[str, Any]:
     """fit_linear_probe on the (watched) Z and y; sends its state dict and its logits on the queries Zq."""
     torch.manual_seed(seed)
     clf = module.fit_linear_probe(Z, y, num_classes)
@@ -239,7 +239,7 @@ def _embed(enc: nn.Module, X: torch.Tensor, device: str, batch: int = 250) -> to
 
 @probe
 def train_and_embed(module: Any, X: torch.Tensor, y: torch.Tensor, Xq: torch.Tensor, steps: int,
-                    batch_size: int, lr: float, seed: int, device: str = "cpu") -> dict:
+                    batch_size: int, lr: float, seed: int, device: str = "cpu") -> dict[str, Any]:
     """Train ``Encoder(z_dim=64)`` with the student's get_data_batch and triplet_train_step (grader's loop,
     Adam, fixed seeds); embeddings of X and of the held-out Xq before and after training."""
     torch.manual_seed(seed)

@@ -6,7 +6,7 @@ is untrusted and re-checked by the parent.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -14,7 +14,7 @@ from torch import nn
 from grader.probes import probe
 
 
-def _state(model: nn.Module) -> dict:
+def _state(model: nn.Module) -> dict[str, Any]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
@@ -24,7 +24,7 @@ def _as_pixels(images: torch.Tensor) -> torch.Tensor:
 
 
 @probe
-def activation(module: Any, name: str, x: torch.Tensor, upstream: torch.Tensor) -> dict:
+def activation(module: Any, name: str, x: torch.Tensor, upstream: torch.Tensor) -> dict[str, Any]:
     """Value of ``module.<name>(x)`` and its autograd gradient.
 
     x may be the grader's shared memory (``wire.Watched``): the parent reads for itself whether the
@@ -35,7 +35,7 @@ def activation(module: Any, name: str, x: torch.Tensor, upstream: torch.Tensor) 
     fn = getattr(module, name)
     leaf = x.detach().clone().requires_grad_(True)
     out = fn(x)
-    reply: dict = {"out": out}
+    reply: dict[str, Any] = {"out": out}
     try:
         y = fn(leaf)
         if isinstance(y, torch.Tensor) and y.requires_grad and y.shape == upstream.shape:
@@ -61,7 +61,7 @@ class _CountingActivation:
 
 
 @probe
-def model_report(module: Any, name: str, X: torch.Tensor, upstream: torch.Tensor) -> dict:
+def model_report(module: Any, name: str, X: torch.Tensor, upstream: torch.Tensor) -> dict[str, Any]:
     """Build ``module.<name>()`` and describe it: parameters, outputs for flat and image inputs,
     how often the student's relu runs per forward pass, and the gradients of every parameter."""
     counter = _CountingActivation(module.relu)
@@ -75,7 +75,7 @@ def model_report(module: Any, name: str, X: torch.Tensor, upstream: torch.Tensor
         images = model(X.reshape(X.shape[0], 1, 28, 28))
     finally:
         module.relu = counter.fn
-    grads: dict = {}
+    grads: dict[str, Any] = {}
     if isinstance(flat, torch.Tensor) and flat.shape == upstream.shape and flat.requires_grad:
         model.zero_grad()
         (flat * upstream).sum().backward()
@@ -85,7 +85,7 @@ def model_report(module: Any, name: str, X: torch.Tensor, upstream: torch.Tensor
 
 
 @probe
-def count_with(module: Any, frozen: bool) -> dict:
+def count_with(module: Any, frozen: bool) -> dict[str, Any]:
     """``count_parameters`` on a small grader-made model (optionally with a frozen layer)."""
     model = nn.Sequential(nn.Linear(7, 5), nn.Linear(5, 3, bias=False), nn.Linear(3, 2))
     if frozen:
@@ -97,7 +97,7 @@ def count_with(module: Any, frozen: bool) -> dict:
 class _RecordingLinear(nn.Module):
     """A plain linear model that records what each training forward pass receives."""
 
-    def __init__(self, state: dict) -> None:
+    def __init__(self, state: dict[str, Any]) -> None:
         super().__init__()
         self.layer = nn.Linear(state["weight"].shape[1], state["weight"].shape[0])
         self.layer.load_state_dict(state)
@@ -109,12 +109,12 @@ class _RecordingLinear(nn.Module):
         if torch.is_grad_enabled():
             self.batches.append(x[:, 0].detach().clone())
             self.modes.append(self.training)
-        return self.layer(x)
+        return cast(torch.Tensor, self.layer(x))
 
 
 @probe
-def run_training(module: Any, state: dict, X: torch.Tensor, y: torch.Tensor, learning_rate: float,
-                 num_epochs: int, batch_size: int) -> dict:
+def run_training(module: Any, state: dict[str, Any], X: torch.Tensor, y: torch.Tensor, learning_rate: float,
+                 num_epochs: int, batch_size: int) -> dict[str, Any]:
     """``train_model`` on a grader-made linear model started from ``state``; returns what it did."""
     model = _RecordingLinear(state)
     model.eval()  # train_model must switch to training mode itself
@@ -125,7 +125,7 @@ def run_training(module: Any, state: dict, X: torch.Tensor, y: torch.Tensor, lea
 
 
 @probe
-def run_predict(module: Any, state: dict, X: torch.Tensor, batch_size: int) -> dict:
+def run_predict(module: Any, state: dict[str, Any], X: torch.Tensor, batch_size: int) -> dict[str, Any]:
     """``predict`` with a grader-made linear model; also reports the modes it left behind."""
     model = _RecordingLinear(state)
     model.train()
@@ -135,7 +135,7 @@ def run_predict(module: Any, state: dict, X: torch.Tensor, batch_size: int) -> d
 
 @probe
 def train(module: Any, name: str, train_images: torch.Tensor, train_labels: torch.Tensor, learning_rate: float,
-          num_epochs: int, batch_size: int) -> dict:
+          num_epochs: int, batch_size: int) -> dict[str, Any]:
     """Train ``module.<name>()`` with ``train_model`` and the grader's hyperparameters; send back the
     trained parameters (the architecture is fixed, so the parent rebuilds the model from them and
     computes the test predictions itself: the test images never enter this process) and the loss

@@ -7,7 +7,7 @@ gradient == central differences).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 import math
 
@@ -18,9 +18,12 @@ from grader.errors import CheckFailed
 from grader.registry import Part, check
 
 if TYPE_CHECKING:
-    from grader.runner import Context
+    from pathlib import Path
 
-def build_reference_artifacts(dest, data_root=None) -> None:
+    from grader.runner import Context
+    from grader.sandbox import StudentSession
+
+def build_reference_artifacts(dest: Path, data_root: Path | None = None) -> None:
     """The saved models a student's notebook writes, made with the reference (for the demo and tests)."""
     from grader.demo import train_linear_models
 
@@ -56,7 +59,8 @@ def loss_inputs(gen: torch.Generator, N: int, D: int, C: int, *, dtype: torch.dt
     return W.to(dtype), X.to(dtype), y
 
 
-def call_loss(student, func: str, W, X, y, reg, *, timeout: float = 30.0, dtypes: list | None = None):
+def call_loss(student: StudentSession, func: str, W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float, *,
+              timeout: float = 30.0, dtypes: list[torch.dtype] | None = None) -> tuple[float, Any, dict[str, str]]:
     """(loss as float, dW, the inputs it wrote into) from one sandboxed call.
 
     W, X and y cross in memory shared with the grader, which sees for itself whether the
@@ -80,7 +84,8 @@ def loss_terms(N: int, D: int, C: int) -> int:
     return D + N * C
 
 
-def numeric_gradient_check(student, func: str, W, X, y, reg, gen: torch.Generator, *, coords: int = 8,
+def numeric_gradient_check(student: StudentSession, func: str, W: torch.Tensor, X: torch.Tensor, y: torch.Tensor,
+                           reg: float, gen: torch.Generator, *, coords: int = 8,
                            h: float = 1e-5, timeout: float = 30.0) -> None:
     """The analytic dW of ``func`` must agree with central differences of its own loss.
 
@@ -88,7 +93,7 @@ def numeric_gradient_check(student, func: str, W, X, y, reg, gen: torch.Generato
     their size (in the dtype the loss comes back in), divided by 2h, plus the truncation error
     h^2 / 6 * |d^3 loss / dW^3|, which for these losses is at most h^2 * max|X|^3 (the SVM's kinks are
     kept further than h away by the inputs)."""
-    dtypes: list = []
+    dtypes: list[torch.dtype] = []
     loss0, dW, _ = call_loss(student, func, W, X, y, reg, timeout=timeout, dtypes=dtypes)
     compare.structure(dW, W, what=f"{func}()", name="dW")
     D, C = W.shape
@@ -121,7 +126,8 @@ def numeric_gradient_check(student, func: str, W, X, y, reg, gen: torch.Generato
                + (", including the 2 * reg * W term." if reg else ".")))
 
 
-def gradient_check_diagnosis(func: str, points, W, X, y, reg: float, slack: float, rel: float) -> str:
+def gradient_check_diagnosis(func: str, points: list[tuple[int, int, float, float]], W: torch.Tensor, X: torch.Tensor,
+                             y: torch.Tensor, reg: float, slack: float, rel: float) -> str:
     """Name the bug when the analytic dW is a known wrong variant of the numeric one at every point.
 
     ``points`` holds (row, col, numeric, analytic); the variants are computed from W, X, y and reg and
@@ -134,7 +140,7 @@ def gradient_check_diagnosis(func: str, points, W, X, y, reg: float, slack: floa
     onehot = torch.zeros(N, C, dtype=torch.float64)
     onehot[torch.arange(N), y] = 1.0
     correct_class = X.double().t().mm(onehot) / N   # what "- 1 at the correct class" adds to dW
-    variants = [
+    variants: list[tuple[Callable[[float, float, float], float], str]] = [
         (lambda n, w, e: N * (n - 2 * reg * w) + 2 * reg * w,
          "dW is summed over the N examples instead of averaged: divide its data term by N, like the loss."),
         (lambda n, w, e: (n - 2 * reg * w) / N + 2 * reg * w,
@@ -166,7 +172,8 @@ def gradient_check_diagnosis(func: str, points, W, X, y, reg: float, slack: floa
     return ""
 
 
-def agreement_diagnosis(kind: str, names: tuple[str, str], losses: tuple[float, float], grads, W, reg: float,
+def agreement_diagnosis(kind: str, names: tuple[str, str], losses: tuple[float, float], grads: tuple[Any, Any],
+                        W: torch.Tensor, reg: float,
                         N: int, tol: float) -> str:
     """Which of two disagreeing implementations (naive, vectorized) has which known bug.
 
@@ -208,7 +215,7 @@ def agreement_diagnosis(kind: str, names: tuple[str, str], losses: tuple[float, 
             assert ga is not None and gb is not None  # all() above
             if compare.near(ga, gb, tol):
                 break
-            grad_variants = [
+            grad_variants: list[tuple[Any, str]] = [  # tensors; ``value`` is first bound to a float above
                 (N * (gb - 2 * reg * Wd) + 2 * reg * Wd,
                  f"{name}: dW is summed over the N examples instead of averaged."),
                 (gb - reg * Wd, f"{name} uses reg * W as the regulariser's gradient; it is 2 * reg * W."),
@@ -226,7 +233,7 @@ def agreement_diagnosis(kind: str, names: tuple[str, str], losses: tuple[float, 
     return " ".join(msgs)
 
 
-def numbers(values, what: str) -> list[float]:
+def numbers(values: Any, what: str) -> list[float]:
     """Any 1-D array-like of numbers a notebook would iterate over (list, tuple, numpy array, tensor,
     0-dim tensors or numpy scalars as items) as a list of floats; CheckFailed for anything else."""
     if isinstance(values, wire.NumpyArray):
@@ -251,7 +258,7 @@ def numbers(values, what: str) -> list[float]:
     return out
 
 
-def grid_size_check(student, func: str) -> None:
+def grid_size_check(student: StudentSession, func: str) -> None:
     out = student.call(func, timeout=10)
     lrs, regs = compare.unpack(out, 2, f"{func}()", ("learning_rates", "regularization_strengths"))
     lrs = numbers(lrs, f"{func}(): learning_rates")
@@ -325,7 +332,7 @@ def public_vectorized_agrees(ctx: Context) -> None:
 
     def agree(pair: str) -> None:
         naive, vec = pair.split(" == ")
-        dtypes: list = []
+        dtypes: list[torch.dtype] = []
         l1, g1, _ = call_loss(s, naive, W, X, y, reg, timeout=ctx.timeout(60), dtypes=dtypes)
         l2, g2, _ = call_loss(s, vec, W, X, y, reg, timeout=ctx.timeout(60), dtypes=dtypes)
         kind = naive.split("_")[0]

@@ -6,7 +6,7 @@ docstrings of ``metric_learning.py``.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -37,7 +37,7 @@ def usable_anchors(labels: torch.Tensor) -> torch.Tensor:
     return torch.arange(labels.numel())[keep]
 
 
-def validate_triplets(out, labels: torch.Tensor, what: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def validate_triplets(out: Any, labels: torch.Tensor, what: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Check one output of ``sample_triplets(labels)`` against the contract; return (a, p, n) sorted by anchor.
 
     Raises CheckFailed naming the likely bug: positive equal to the anchor, negative of the anchor's

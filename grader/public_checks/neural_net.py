@@ -6,7 +6,7 @@ architecture in the docstrings (7,850 and 26,506 parameters, logits of shape (N,
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 import math
 
@@ -18,12 +18,13 @@ from grader.registry import Part, check
 
 if TYPE_CHECKING:
     from grader.runner import Context
+    from grader.sandbox import StudentSession
 
 PART = Part("neural_net", "Part 3: activations and an MLP on MNIST", files=("neural_net.py",),
             datasets=("mnist",))
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
-DEFINITIONS = {
+DEFINITIONS: dict[str, Callable[[float], float]] = {
     "sigmoid": lambda v: 1.0 / (1.0 + math.exp(-v)) if v >= 0 else math.exp(v) / (1.0 + math.exp(v)),
     "tanh": math.tanh,
     "relu": lambda v: max(0.0, v),
@@ -34,8 +35,8 @@ PARAMETER_COUNTS = {"LinearSoftmax": 7850, "MLP": 26506}
 # ----------------------------------------------------------------------------- shared helpers
 
 
-def activation_reply(student, name: str, x: torch.Tensor | wire.Watched, upstream: torch.Tensor, *,
-                     timeout: float) -> dict:
+def activation_reply(student: StudentSession, name: str, x: torch.Tensor | wire.Watched, upstream: torch.Tensor, *,
+                     timeout: float) -> dict[str, Any]:
     """The ``neural_net.activation`` probe's reply: the output and the autograd gradient. Pass x as a
     ``wire.Watched`` to see afterwards, in the grader, whether the student's function wrote into it."""
     reply = student.probe("neural_net.activation", name, x, upstream, timeout=timeout, what=f"{name}(x)")
@@ -44,7 +45,7 @@ def activation_reply(student, name: str, x: torch.Tensor | wire.Watched, upstrea
     return reply
 
 
-def model_reply(student, name: str, X: torch.Tensor, upstream: torch.Tensor, *, timeout: float) -> dict:
+def model_reply(student: StudentSession, name: str, X: torch.Tensor, upstream: torch.Tensor, *, timeout: float) -> dict[str, Any]:
     reply = student.probe("neural_net.model_report", name, X, upstream, timeout=timeout,
                           what=f"{name}() and its forward pass")
     if not isinstance(reply, dict) or "params" not in reply:
@@ -54,7 +55,7 @@ def model_reply(student, name: str, X: torch.Tensor, upstream: torch.Tensor, *, 
     return reply
 
 
-def check_logits(reply: dict, name: str, n: int) -> None:
+def check_logits(reply: dict[str, Any], name: str, n: int) -> None:
     for key, shape in (("flat", f"({n}, 784)"), ("images", f"({n}, 1, 28, 28)")):
         out = reply[key]
         compare.structure(out, torch.zeros(n, 10), what=f"{name}()(x) with x of shape {shape}", name="the output",
@@ -74,7 +75,7 @@ def activation_tolerance(dtype: torch.dtype, *, gradient: bool = False, scale: f
     return r, r * max(1.0, scale)
 
 
-def count_of(reply: dict) -> int:
+def count_of(reply: dict[str, Any]) -> int:
     return sum(math.prod(shape) for _, shape, trainable in reply["params"] if trainable)
 
 
