@@ -16,7 +16,7 @@ import torch
 
 from grader import compare, kits, static, wire
 from grader.errors import CheckFailed, StudentCodeError, StudentException
-from grader.registry import check
+from grader.registry import check, family
 from grader.public_checks.linear_classifier import (LOSSES, PART, call_loss, load_saved_W, loss_inputs,
                                                     loss_terms, numeric_gradient_check)
 
@@ -348,16 +348,10 @@ def _static(ctx: Context, func: str) -> None:
         raise CheckFailed(f"{func}: " + static.opaque_message(hidden))
 
 
-@check("svm_loss_vectorized: no Python loops, no torch.nn/autograd", depends=("svm_vectorized_data_term",), timeout=30,
-       weight=2)
-def svm_vectorized_static(ctx: Context) -> None:
-    _static(ctx, "svm_loss_vectorized")
-
-
-@check("softmax_loss_vectorized: no Python loops, no torch.nn/autograd", depends=("softmax_vectorized_data_term",),
-       timeout=30, weight=2)
-def softmax_vectorized_static(ctx: Context) -> None:
-    _static(ctx, "softmax_loss_vectorized")
+@family("{case}_loss_vectorized: no Python loops, no torch.nn/autograd", {"svm": 2, "softmax": 2},
+        id="{case}_vectorized_static", depends=("{case}_vectorized_data_term",), timeout=30)
+def vectorized_static(ctx: Context, kind: str) -> None:
+    _static(ctx, f"{kind}_loss_vectorized")
 
 
 # ----------------------------------------------------------------------------- speed
@@ -584,16 +578,10 @@ def _speedup(ctx: Context, kind: str) -> None:
         _gpu_speedup(ctx, kind, (W0, X, y0, reg0))
 
 
-@check("svm_loss_vectorized is much faster than svm_loss_naive",
-       depends=("svm_naive_data_term", "svm_vectorized_data_term"), timeout=180, weight=3)
-def svm_speedup(ctx: Context) -> None:
-    _speedup(ctx, "svm")
-
-
-@check("softmax_loss_vectorized is much faster than softmax_loss_naive",
-       depends=("softmax_naive_data_term", "softmax_vectorized_data_term"), timeout=180, weight=3)
-def softmax_speedup(ctx: Context) -> None:
-    _speedup(ctx, "softmax")
+@family("{case}_loss_vectorized is much faster than {case}_loss_naive", {"svm": 3, "softmax": 3}, id="{case}_speedup",
+        depends=("{case}_naive_data_term", "{case}_vectorized_data_term"), timeout=180)
+def speedup(ctx: Context, kind: str) -> None:
+    _speedup(ctx, kind)
 
 
 # ----------------------------------------------------------------------------- training pieces
@@ -908,11 +896,7 @@ def _accuracy(ctx: Context, artifact: str, kind: str) -> None:
                                "accuracy.")
 
 
-@check("svm_best_model.pt reaches the accuracy floor on CIFAR-10 test images", timeout=180, weight=5)
-def svm_saved_model_accuracy(ctx: Context) -> None:
-    _accuracy(ctx, "svm_best_model.pt", "svm")
-
-
-@check("softmax_best_model.pt reaches the accuracy floor on CIFAR-10 test images", timeout=180, weight=5)
-def softmax_saved_model_accuracy(ctx: Context) -> None:
-    _accuracy(ctx, "softmax_best_model.pt", "softmax")
+@family("{case}_best_model.pt reaches the accuracy floor on CIFAR-10 test images", {"svm": 5, "softmax": 5},
+        id="{case}_saved_model_accuracy", timeout=180)
+def saved_model_accuracy(ctx: Context, kind: str) -> None:
+    _accuracy(ctx, f"{kind}_best_model.pt", kind)
