@@ -237,17 +237,13 @@ def family(title: str, cases: dict[str, float], *, id: str, **options: Any) -> C
             formatted: dict[str, Any] = {
                 key: (tuple(d.format(case=case) if isinstance(d, str) else d for d in value)
                       if key in ("depends", "after") else value) for key, value in options.items()}
-            members[case] = check(title.format(case=case), weight=points, **formatted)(_with_globals(member, fn))
+            # fn as the layer below the member: check() finds PART in fn's module through it
+            setattr(member, "__wrapped__", fn)
+            members[case] = check(title.format(case=case), weight=points, **formatted)(member)
         setattr(fn, "__family__", members)
         return fn
 
     return register
-
-
-def _with_globals(member: Callable[..., Any], fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``member`` with ``fn`` as the layer below it, so that :func:`check` finds ``fn``'s module's PART."""
-    setattr(member, "__wrapped__", fn)
-    return member
 
 
 class _NoCode:

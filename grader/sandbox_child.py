@@ -576,10 +576,7 @@ def _set_up_child(request: dict[str, Any], call_fd: int, out_fd: int, isolate: b
         env["CUDA_CACHE_PATH"] = os.path.join(workdir, ".nv")
     os.environ.clear()
     os.environ.update(env)
-    sys.path[:] = [request["code_dir"]] + [p for p in sys.path if p and os.path.isabs(p)
-                                           and not p.startswith(request["code_dir"])
-                                           and p != os.getcwd() and p not in request.get("hidden_paths", [])]
-    sys.argv = ["student"]
+    _student_path(str(request["code_dir"]), request.get("hidden_paths", []))
     request["filtered"] = _install_syscall_filter()
 
 
@@ -1011,9 +1008,14 @@ def _set_up_portable(request: dict[str, Any]) -> None:
     for name in ("TMPDIR", "TEMP", "TMP", "HOME"):
         os.environ[name] = workdir
     os.environ.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg"})
-    code_dir = str(request["code_dir"])
+    _student_path(str(request["code_dir"]), [])
+
+
+def _student_path(code_dir: str, hidden: list[str]) -> None:
+    """The student's code first on the import path, then the interpreter's own absolute entries (never
+    the working folder, a copy of the code or a hidden path), and a neutral argv."""
     sys.path[:] = [code_dir] + [p for p in sys.path if p and os.path.isabs(p) and not p.startswith(code_dir)
-                                and p != os.getcwd()]
+                                and p != os.getcwd() and p not in hidden]
     sys.argv = ["student"]
 
 

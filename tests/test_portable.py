@@ -14,6 +14,7 @@ import pytest
 import torch
 from test_sandbox import (  # noqa: F401 - collected here, with this module's fixture
     BASIC,
+    IN_PLACE,
     LIMITS,
     ROUTES_OF_WORK,
     scratch,
@@ -103,14 +104,7 @@ def test_without_psutil_cpu_time_is_what_the_child_reported(sandbox, monkeypatch
 
 
 def test_watched_inputs_travel_by_value_and_their_changes_come_back(sandbox):
-    sb = sandbox("""
-        def scale_in_place(x, y):
-            x.mul_(2)
-            return "done"
-
-        def pure(x, y):
-            return x * 2 + y.sum()
-
+    sb = sandbox(IN_PLACE + """
         def fail_after_writing(x, y):
             y.zero_()
             raise ValueError("after writing")
@@ -221,3 +215,31 @@ def test_a_child_that_cannot_start_is_the_grader_s_failure_with_its_output(monke
     finally:
         spawner.close()
     assert os.environ["PYTHONPATH"] == str(tmp_path)
+
+
+def test_a_connection_without_the_child_s_token_is_refused(tmp_path):
+    """Anyone on the machine may connect to the loopback port first; only the child that read the token
+    from its stdin is taken, whatever connected before it (a wrong token, none at all)."""
+    import socket
+
+    from grader.sandbox_portable import _Interpreter
+
+    interp = _Interpreter(tmp_path, 1)
+    try:
+        port = interp.listener.getsockname()[1]
+        rogues = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+        rogues[0].sendall(b"not-the-token\n")
+        rogues[1].close()  # connects and says nothing
+        conn = interp.connect()
+        assert conn.getpeername() != rogues[0].getsockname()
+        assert rogues[0].recv(1) == b""  # closed by the grader, never served
+        rogues[0].close()
+        from grader import wire
+
+        wire.send_frame(conn, wire.dumps({"op": "spawn", "portable": True, "module": "", "code_dir": str(tmp_path),
+                                          "workdir": str(tmp_path), "seed": 0, "memory_bytes": 1 << 30,
+                                          "file_bytes": 1 << 20, "cpu_seconds": 60, "gpu": False}))
+        reply = wire.loads(wire.recv_frame(conn, time.monotonic() + 30))
+        assert reply["ok"] and reply["phase"] == "import"  # the real child, serving
+    finally:
+        interp.close()

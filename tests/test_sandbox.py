@@ -641,8 +641,8 @@ def test_staged_arguments_and_wall_clock_timing(sandbox):
             assert s.call("describe", staged="xy")[1] == 1000  # the session survives a refused device
 
 
-def test_watched_inputs_show_in_place_changes_to_the_parent_whatever_the_child_says(sandbox):
-    sb = sandbox("""
+# functions that write into their input, or leave it alone (for Watched arguments, on every backend)
+IN_PLACE = """
         import torch
 
         def scale_in_place(x, y):
@@ -651,7 +651,11 @@ def test_watched_inputs_show_in_place_changes_to_the_parent_whatever_the_child_s
 
         def pure(x, y):
             return x * 2 + y.sum()
+"""  # indented as the sources it is put before
 
+
+def test_watched_inputs_show_in_place_changes_to_the_parent_whatever_the_child_says(sandbox):
+    sb = sandbox(IN_PLACE + """
         def restore_after(x, y):
             old = x.clone()
             x.zero_()
