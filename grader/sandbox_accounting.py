@@ -76,19 +76,25 @@ def proc_cpu_seconds(pids: list[int], *, grader_pid: int | None = None) -> float
         try:
             # the namespace's init is the grader's; the orphans it reaps (below) are the student's
             own = pid != grader_pid
-            live = 0.0
+            # live threads: their exact nanosecond counters; exited threads: what the thread group's
+            # clock-tick totals hold beyond the live threads' own tick totals. Both tick figures are
+            # kept the same way by the kernel, so their difference does not jump when one clock
+            # overtakes the other (taking the larger of the two totals did, by tens of ms)
+            live = live_ticks = 0.0
             for tid in os.listdir(f"/proc/{pid}/task") if own else ():
                 try:
                     with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                        live += int(f.read().split()[0]) / 1e9
+                        exact = int(f.read().split()[0]) / 1e9
+                    with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                        thread = f.read().rsplit(")", 1)[1].split()
+                    live += exact
+                    live_ticks += (int(thread[11]) + int(thread[12])) / tick
                 except (OSError, ValueError, IndexError):
                     pass
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            # utime + stime of the thread group include its exited threads (in clock ticks); the live
-            # threads' nanosecond counters are finer: the larger of the two
             group = (int(fields[11]) + int(fields[12])) / tick if own else 0.0
-            total += max(live, group)
+            total += live + max(0.0, group - live_ticks)
             total += (int(fields[13]) + int(fields[14])) / tick  # cutime + cstime: reaped children
         except (OSError, ValueError, IndexError):
             pass
