@@ -318,3 +318,28 @@ def inspected(ctx: Any, what: str) -> "Module":
         raise CheckFailed(f"{name} has a syntax error, so {what} cannot be inspected. Fix the syntax error first "
                           "(the other checks show where it is).")
     return module
+
+
+LISTED = 5  # findings listed in a failure; more are counted
+
+
+def require_own_code(module: "Module", name: str, forbidden: tuple[str, ...], allowed: tuple[str, ...] = (), *,
+                     rule: str, instead: str, answers_for: Any = None) -> None:
+    """Fail unless ``name`` (and the functions it reaches) uses none of ``forbidden`` (except what lies
+    in ``allowed``) and hides no code from reading; one wording for every part: the function, the
+    ``rule`` it breaks, every use found (up to LISTED, with their lines) and what to do ``instead``.
+    ``answers_for(finding)``, when given, keeps only the findings this function answers for (not
+    those inside another function judged on its own)."""
+    from grader.errors import CheckFailed
+
+    def own(findings: list[Finding]) -> list[Finding]:
+        return [f for f in dict.fromkeys(findings) if answers_for is None or answers_for(f)]
+
+    found = own(module.calls_matching(name, forbidden, allowed))
+    if found:
+        listing = "; ".join(str(f) for f in found[:LISTED])
+        more = f"; and {len(found) - LISTED} more" if len(found) > LISTED else ""
+        raise CheckFailed(f"{name} {rule}, but it {listing}{more}. {instead}")
+    hidden = own(module.opaque_code(name))
+    if hidden:
+        raise CheckFailed(f"{name}: " + opaque_message(hidden))

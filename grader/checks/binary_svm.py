@@ -450,15 +450,12 @@ def bs_static_no_torch_losses(ctx: Context) -> None:
 
     def own(name: str) -> None:
         # what a function reaches through another judged function is that function's to answer for
-        found = [f for f in module.calls_matching(name, FORBIDDEN, ALLOWED)
-                 if f.function == name or f.function not in STATIC_FUNCTIONS]
-        hidden = [f for f in module.opaque_code(name) if f.function == name or f.function not in STATIC_FUNCTIONS]
-        if found:
-            listing = "; ".join(str(f) for f in dict.fromkeys(found))
-            raise CheckFailed(f"{name}: write the losses yourself, without torch.nn or torch's softmax / log_softmax "
-                              f"/ logsumexp / loss functions (tensor utilities such as one_hot are fine): {listing}.")
-        if hidden:
-            raise CheckFailed(f"{name}: " + static.opaque_message(hidden))
+        static.require_own_code(module, name, FORBIDDEN, ALLOWED,
+                                rule="must compute its losses itself, without torch.nn or torch's softmax / "
+                                     "log_softmax / logsumexp / loss functions",
+                                instead="Write the losses from their definitions; tensor utilities such as one_hot "
+                                        "are fine.",
+                                answers_for=lambda f: f.function == name or f.function not in STATIC_FUNCTIONS)
 
     ctx.per_item(STATIC_FUNCTIONS, own, needs={"hinge_loss": ("bs_hinge_values",),
                                                "softmax_cross_entropy": ("bs_cross_entropy_vs_torch",),

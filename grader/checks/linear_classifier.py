@@ -337,15 +337,10 @@ def _static(ctx: Context, func: str) -> None:
                                  "calling it.")
         raise CheckFailed(f"{func} must not use Python loops, but it uses {loops[0]}.{called} Compute all scores at "
                           "once (X @ W) and build the gradient with matrix products and indexing.")
-    bad = src.calls_matching(func, FORBIDDEN, ALLOWED)
-    if bad:
-        raise CheckFailed(f"{func} must compute the loss and gradient from scratch, but it {bad[0]}. "
-                          "Autograd (.backward(), torch.autograd, .grad), torch's loss functions and torch.nn "
-                          "layers are not allowed here; tensor utilities (one_hot, softmax, logsumexp, clamp, "
-                          "where, ...) are.")
-    hidden = src.opaque_code(func)
-    if hidden:
-        raise CheckFailed(f"{func}: " + static.opaque_message(hidden))
+    static.require_own_code(src, func, FORBIDDEN, ALLOWED, rule="must compute the loss and gradient from scratch",
+                            instead="Autograd (.backward(), torch.autograd, .grad), torch's loss functions and "
+                                    "torch.nn layers are not allowed here; tensor utilities (one_hot, softmax, "
+                                    "logsumexp, clamp, where, ...) are.")
 
 
 @family("{case}_loss_vectorized: no Python loops, no torch.nn/autograd", {"svm": 2, "softmax": 2},
@@ -535,19 +530,13 @@ def measure_speed(s: StudentSession, cal: StudentSession, kind: str, gen: torch.
         t_vec = s.timed_call(vec, staged="speed", repeat=repeat, offset=offset, keep=True, grad=False,
                              timeout=timeout(60))
         _check_kept(s, vec, sets, offset, timeout(60))
-        with s.paused():  # nothing of the student's runs beside the yardstick
-            before = cal.cpu_time()
-            cal.probe("linear_classifier.two_products", staged="speed", repeat=repeat, offset=offset,
-                      timeout=timeout(60))
-            t_products = (cal.cpu_time() - before) / repeat
+        t_products = kits.yardstick_seconds(s, cal, "linear_classifier.two_products", repeat, staged="speed",
+                                            repeat=repeat, offset=offset, timeout=timeout(60))
         t_ref = _reference_cpu(ref, sets[offset:offset + repeat])
         offset += repeat
         figures.rounds.append((t_vec, t_products, t_ref))
 
-    for _ in range(MIN_ROUNDS):
-        one_round()
-    while len(figures.rounds) < MAX_ROUNDS and figures.undecided(floor):
-        one_round()
+    kits.in_rounds(one_round, least=MIN_ROUNDS, most=MAX_ROUNDS, undecided=lambda: figures.undecided(floor))
     return figures
 
 
@@ -587,16 +576,6 @@ def speedup(ctx: Context, kind: str) -> None:
 # ----------------------------------------------------------------------------- training pieces
 
 
-def _chi2_sf_bound(stat: float, dof: int) -> float:
-    """An upper bound of P(chi2_dof >= stat) (Chernoff), enough to keep false alarms below 1e-6."""
-    import math
-
-    if stat <= dof:
-        return 1.0
-    z = stat / dof
-    return math.exp(-dof / 2 * (z - 1 - math.log(z)))
-
-
 @check("sample_batch: shapes, rows kept with their labels, uniform, seeded by torch", timeout=120, weight=3)
 def sample_batch_contract(ctx: Context) -> None:
     n, D, batch = 50, 5, 40
@@ -627,14 +606,11 @@ def sample_batch_contract(ctx: Context) -> None:
     first, second = ids[:batch], ids[batch:2 * batch]
     if torch.equal(first, second):
         raise CheckFailed(f"{what} returned the same batch twice in a row; draw new random indices on every call.")
-    counts = torch.bincount(idx, minlength=n).double()
-    expected = draws * batch / n
-    stat = float(((counts - expected) ** 2 / expected).sum())
-    p_bound = _chi2_sf_bound(stat, n - 1)
-    if p_bound < 1e-6:
-        raise CheckFailed(f"{what}: over {draws} batches some rows are drawn far more often than others (chi-square "
-                          f"{stat:.0f} with {n - 1} degrees of freedom). Draw indices uniformly from range(num_train), "
-                          "e.g. with torch.randint.")
+    # indices drawn with replacement: a row's count is Binomial(draws * batch, 1 / n)
+    row = kits.worst_cell(torch.bincount(idx, minlength=n), torch.full((n,), 1 / n), draws * batch)
+    if row.skewed:
+        raise CheckFailed(f"{what}: over {draws} batches row {row.index} was drawn {row.figures()}. Draw indices "
+                          "uniformly from range(num_train), e.g. with torch.randint.")
     if not torch.equal(b["ids"], ids[:2 * batch]):
         raise CheckFailed(f"{what}: the same torch.manual_seed gives different batches. Use torch's random "
                           "functions (torch.randint) so seeding reproduces the batches, not Python's random.")

@@ -4,11 +4,9 @@ Expected values come from the definitions and from the reference solution at gra
 on hidden, seeded inputs. Weights sit next to each check; the part is worth 39 points
 (3 public + 36 hidden).
 
-Statistics. Uniformity is tested cell by cell with the exact Chernoff bound of a binomial
-tail, P(X >= k) <= exp(-n KL(k/n || p)) (and the mirror bound below the mean), combined over
-all cells (two tails each) with a union bound: a check fails when some cell's bound is below
-``FALSE_ALARM / (2 * cells)``, so a correct uniform sampler fails with probability below
-``FALSE_ALARM`` = 1e-6 whatever the hidden seed.
+Statistics. Uniformity is tested cell by cell with exact binomial tail bounds and a union bound
+over the cells (``kits.worst_cell``), so a correct uniform sampler fails with probability below
+``kits.FALSE_ALARM`` = 1e-6 whatever the hidden seed.
 
 Training. :func:`triplet_training` trains the student's ``Encoder(z_dim=64)`` with the
 student's ``get_data_batch`` and ``triplet_train_step`` inside the sandbox, in the grader's
@@ -26,7 +24,6 @@ reported by code running next to the student's.
 """
 from __future__ import annotations
 
-import math
 import statistics
 import time
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -35,7 +32,7 @@ import torch
 from gradescope_utils.autograder_utils.decorators import leaderboard, partial_credit
 from torch import nn
 
-from grader import compare, wire
+from grader import compare, kits, wire
 from grader.errors import CheckFailed
 from grader.public_checks.metric_learning import MAX_ENCODER_PARAMS, PART, usable_anchors, validate_triplets
 from grader.registry import check
@@ -44,9 +41,8 @@ if TYPE_CHECKING:
     from grader.data import RawSplits
     from grader.runner import Context
 
-__all__ = ["PART", "TRAINING", "KNN_FLOOR", "KNN_MARGIN", "knn_accuracy", "pixel_baseline", "binomial_tail_bound"]
+__all__ = ["PART", "TRAINING", "KNN_FLOOR", "KNN_MARGIN", "knn_accuracy", "pixel_baseline"]
 
-FALSE_ALARM = 1e-6
 
 
 class TrainingSettings(TypedDict):
@@ -85,36 +81,6 @@ SPEED_FACTOR = 1.6
 SPEED_MIN_ROUNDS, SPEED_MAX_ROUNDS, SPEED_BAND = 3, 12, 1.3
 CALIBRATION_REPEAT = 1  # passes of the yardstick per round: about 0.2 s, well above timer noise
 PROBE_FLOOR = 0.85  # linear probe accuracy on well-separated Gaussian clusters (reference: about 0.99)
-
-
-# ----------------------------------------------------------------------------- statistics
-
-
-def _kl(q: float, p: float) -> float:
-    out = 0.0
-    if q > 0:
-        out += q * math.log(q / p)
-    if q < 1:
-        out += (1 - q) * math.log((1 - q) / (1 - p))
-    return out
-
-
-def binomial_tail_bound(k: int, n: int, p: float) -> float:
-    """Chernoff bound of the tail of Binomial(n, p) beyond k, on k's side of the mean (1 at the mean)."""
-    q = k / n
-    if (q >= p and k <= n * p) or n == 0:
-        return 1.0
-    return math.exp(-n * _kl(q, p))
-
-
-def _worst_cell(counts: torch.Tensor, probs: torch.Tensor, n: int) -> tuple[float, int]:
-    """Smallest tail bound over cells (counts and probs flat, same shape) and its cell index."""
-    best, where = 1.0, -1
-    for i, (k, p) in enumerate(zip(counts.tolist(), probs.tolist())):
-        b = binomial_tail_bound(int(k), n, float(p))
-        if b < best:
-            best, where = b, i
-    return best, where
 
 
 # ----------------------------------------------------------------------------- get_data_batch
@@ -160,11 +126,10 @@ def batch_contract(ctx: Context) -> None:
     if idx[0].tolist() == idx[1].tolist() or all(idx[i].tolist() == idx[0].tolist() for i in range(1, 5)):
         raise CheckFailed(f"{what} returned the same batch on consecutive calls with one generator; draw new random "
                           "indices on every call (use the generator you are given).")
-    counts = torch.bincount(idx.flatten(), minlength=N)
-    bound, where = _worst_cell(counts, torch.full((N,), B / N), draws)
-    if bound * 2 * N < FALSE_ALARM:  # two tails per cell, union bound over the N cells
-        raise CheckFailed(f"{what}: over {draws} batches row {where} was drawn {int(counts[where])} times where a "
-                          f"uniform sampler draws it about {draws * B / N:.0f} times (p < 1e-6). Every subset of "
+    # each batch holds a row at most once, with probability B / N: a row's count is Binomial(draws, B / N)
+    row = kits.worst_cell(torch.bincount(idx.flatten(), minlength=N), torch.full((N,), B / N), draws)
+    if row.skewed:
+        raise CheckFailed(f"{what}: over {draws} batches row {row.index} was drawn {row.figures()}. Every subset of "
                           "rows must be equally likely: shuffle all N indices (torch.randperm), not a fixed slice.")
     if not isinstance(out["again"], torch.Tensor) or not torch.equal(out["again"], ids[:2 * B]):
         raise CheckFailed(f"{what}: a fresh generator with the same seed gives different batches. Draw the "
@@ -268,27 +233,25 @@ def sampler_uniform(ctx: Context) -> None:
     neg_mask = ~same
     pos_p = 1.0 / (sizes[anchors] - 1).double()
     neg_p = 1.0 / (B - sizes[anchors]).double()
-    cells = int(pos_mask.sum() + neg_mask.sum())
-    pb, pw = _worst_cell(pos_counts[pos_mask], pos_p[:, None].expand(M, B)[pos_mask], draws)
-    nb, nw = _worst_cell(neg_counts[neg_mask], neg_p[:, None].expand(M, B)[neg_mask], draws)
-    if pb * 2 * cells < FALSE_ALARM:  # two tails per cell, union bound over all cells
-        r, c = pos_mask.nonzero()[pw].tolist()
+    cells = int(pos_mask.sum() + neg_mask.sum())  # one union bound over the positives' and the negatives' cells
+    pos = kits.worst_cell(pos_counts[pos_mask], pos_p[:, None].expand(M, B)[pos_mask], draws, cells=cells)
+    neg = kits.worst_cell(neg_counts[neg_mask], neg_p[:, None].expand(M, B)[neg_mask], draws, cells=cells)
+    if pos.skewed:
+        r, c = pos_mask.nonzero()[pos.index].tolist()
         a = int(anchors[r])
         raise CheckFailed(f"{what}: anchor {a} (class {int(labels[a])} with {int(sizes[a])} members) got index {c} "
-                          f"as its positive {int(pos_counts[r, c])} times where a uniform choice gives about "
-                          f"{draws * float(pos_p[r]):.0f} (p < 1e-6). Choose the positive uniformly among the other "
+                          f"as its positive {pos.figures()}. Choose the positive uniformly among the other "
                           "members of the class, with the generator, not by a fixed rule (such as the next member).")
-    if nb * 2 * cells < FALSE_ALARM:
-        r, c = neg_mask.nonzero()[nw].tolist()
+    if neg.skewed:
+        r, c = neg_mask.nonzero()[neg.index].tolist()
         a = int(anchors[r])
         hint = ("Your negatives look uniform over the CLASSES (pick a class, then a member), which over-samples "
                 "small classes; draw uniformly over all examples of the other classes."
                 if _negatives_fit_class_first(neg_counts[r], labels, int(labels[a])) else
                 "Choose the negative uniformly among all examples of the other classes, with the generator.")
         raise CheckFailed(f"{what}: anchor {a} (class {int(labels[a])}) got index {c} (class {int(labels[c])}, "
-                          f"{int(sizes[c])} members) as its negative {int(neg_counts[r, c])} times where a uniform "
-                          f"choice gives about {draws * float(neg_p[r]):.0f} (p < 1e-6). {hint}")
-    ctx.note(f"Uniformity: smallest tail bound {min(pb, nb):.2g} over {cells} cells ({draws} calls).")
+                          f"{int(sizes[c])} members) as its negative {neg.figures()}. {hint}")
+    ctx.note(f"Uniformity: smallest tail bound {min(pos.bound, neg.bound):.2g} over {cells} cells ({draws} calls).")
 
 
 @check("sample_triplets: reproducible under a seed, different across seeds", depends=("sampler_contract",),
@@ -424,18 +387,13 @@ def encoder_speed(ctx: Context) -> None:
             s.probe("metric_learning.encoder_forward_repeat", staged=f"x{repeat}", timeout=ctx.timeout(60),
                     what="Encoder()(X)")
             times.append((s.cpu_time() - before) / repeat)
-            with s.paused():  # nothing of the student's runs beside the yardstick
-                before = cal.cpu_time()
-                cal.probe("metric_learning.calibration_forward_repeat", staged=f"x{CALIBRATION_REPEAT}",
-                          timeout=ctx.timeout(60))
-                refs.append((cal.cpu_time() - before) / CALIBRATION_REPEAT)
+            refs.append(kits.yardstick_seconds(s, cal, "metric_learning.calibration_forward_repeat", CALIBRATION_REPEAT,
+                                               staged=f"x{CALIBRATION_REPEAT}", timeout=ctx.timeout(60)))
             ratios.append(times[-1] / (SPEED_FACTOR * refs[-1]))
 
-        for _ in range(SPEED_MIN_ROUNDS):
-            one_round()
-        while (len(ratios) < SPEED_MAX_ROUNDS and 1 / SPEED_BAND <= statistics.median(ratios) <= SPEED_BAND
-               and ctx.remaining() > 20):
-            one_round()
+        kits.in_rounds(one_round, least=SPEED_MIN_ROUNDS, most=SPEED_MAX_ROUNDS,
+                       undecided=lambda: 1 / SPEED_BAND <= statistics.median(ratios) <= SPEED_BAND
+                       and ctx.remaining() > 20)
     t, t_ref = statistics.median(times), statistics.median(refs)
     limit = SPEED_FACTOR * t_ref
     ctx.note(f"Forward pass over 256 images (CPU time, one thread, median of {len(times)} rounds): {t * 1e3:.1f} ms; "

@@ -180,14 +180,9 @@ def nn_activations_static(ctx: Context) -> None:
     module = static.inspected(ctx, "its activations")
 
     def own(name: str) -> None:
-        found = module.calls_matching(name, FORBIDDEN_ACTIVATION)
-        if found:
-            listing = "; ".join(str(f) for f in found[:5])
-            raise CheckFailed(f"{name} must be written from its definition with torch.exp, torch.clamp, "
-                              f"torch.where and arithmetic, without torch's own activation functions: {listing}.")
-        hidden = module.opaque_code(name)
-        if hidden:
-            raise CheckFailed(f"{name}: " + static.opaque_message(hidden))
+        static.require_own_code(module, name, FORBIDDEN_ACTIVATION, rule="must be written from its definition",
+                                instead="Use torch.exp, torch.clamp, torch.where and arithmetic, not torch's own "
+                                        "activation functions.")
 
     ctx.per_item(("sigmoid", "tanh", "relu"), own,
                  needs={name: (f"nn_{name}_vs_torch",) for name in ("sigmoid", "tanh", "relu")})
