@@ -14,7 +14,6 @@ with a message written for the student.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import gc
 import json
@@ -24,19 +23,19 @@ import shutil
 import signal
 import socket
 import stat
-import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from grader import cpu_cgroup, protocol, sandbox_accounting as accounting, sandbox_texts as texts, wire
+from grader.sandbox_output import OutputCapture
 from grader.layout import ROOT
-from grader.sandbox_child import GPU_ENVIRONMENT, status_bytes
+from grader.sandbox_child import GPU_ENVIRONMENT
 from grader.errors import (
     SandboxUnavailable,
     StudentCrash,
@@ -386,41 +385,35 @@ class Sandbox:
         return s
 
 
-@dataclass
-class _Output:
-    keep: int
-    kill_at: int
-    text: bytearray = field(default_factory=bytearray)
-    total: int = 0
-    overflow: bool = False
+class StudentSession(accounting.Measurements):
+    """One sandboxed child with the student's module imported; a context manager.
 
-
-class StudentSession:
-    """One sandboxed child with the student's module imported; a context manager."""
+    The session starts the child (through the zygote), captures its output
+    (:class:`~grader.sandbox_output.OutputCapture`) and stops it; the requests and their replies are
+    its :class:`~grader.sandbox_requests.Conversation`, the measurements its
+    :class:`~grader.sandbox_accounting.Measurements`."""
 
     def __init__(self, sandbox: Sandbox, module: str, *, seed: int, limits: Limits) -> None:
         self.sandbox = sandbox
         self.module = module
         self.seed = seed
         self.limits = limits
-        self.pid: int | None = None
-        self._worker_pid: int | None = None  # the process that runs the student's code
+        self.pid = None
+        self._worker_pid = None
         self.isolated = False  # True once the child runs in its own PID and network namespaces
         self.private_tmp = False  # True when /tmp and the work folder are a private, bounded tmpfs
         self.syscall_filter = False  # True when the worker runs under the seccomp filter (as it reports)
-        self._requests = 0  # requests sent so far
+        self._requests = 0
         self._extra_processes = 0
-        self._conn: socket.socket | None = None
+        self._conn = None
         self._status_r: int | None = None
-        self._out = _Output(keep=limits.output_kb * 1024, kill_at=limits.output_kill_mb * 1024 * 1024)
-        self._reader: threading.Thread | None = None
-        self._out_fd: int | None = None
-        self._out_busy = False
-        self._dead_reason: str | None = None
+        self._capture = OutputCapture(keep=limits.output_kb * 1024, kill_at=limits.output_kill_mb * 1024 * 1024,
+                                      on_flood=self._flooded)
+        self._dead_reason = None
         self._workdir: Path | None = None
-        self.deadline: float | None = None  # monotonic time after which no call may run
-        self._cpu_group: cpu_cgroup.SessionGroup | None = None  # the session's control group, if it has one
-        self._cpu_group_joined: bool | None = None  # whether the worker is in it (asked once, after start-up)
+        self.deadline = None
+        self._cpu_group = None
+        self._cpu_group_joined = None
         self.grading_device = "gpu" if limits.gpu else "cpu"  # named in hints about device mistakes
 
     # -- lifecycle -----------------------------------------------------------------
@@ -454,9 +447,7 @@ class StudentSession:
             os.close(status_w)
         self._conn = parent_call
         self._status_r = status_r
-        self._out_fd = out_r
-        self._reader = threading.Thread(target=self._read_output, args=(out_r,), daemon=True)
-        self._reader.start()
+        self._capture.read_pipe(out_r)
         line = self._status_line(timeout=30.0)
         if not line.startswith("pid "):
             raise SandboxUnavailable(f"the sandbox could not start a process ({line!r})")
@@ -501,8 +492,7 @@ class StudentSession:
         if self._status_r is not None:
             os.close(self._status_r)
             self._status_r = None
-        if self._reader is not None:
-            self._reader.join(timeout=5)
+        self._capture.join(timeout=5)
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
         if self._cpu_group is not None:
@@ -528,63 +518,18 @@ class StudentSession:
 
     # -- output ----------------------------------------------------------------------
 
-    def _read_output(self, fd: int) -> None:
-        import select
-
-        out = self._out
-        try:
-            while True:
-                try:
-                    select.select([fd], [], [])
-                    self._out_busy = True  # set before the read: see _drain_output
-                    chunk = os.read(fd, 1 << 16)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                out.total += len(chunk)
-                room = out.keep - len(out.text)
-                if room > 0:
-                    out.text += chunk[:room]
-                if out.total > out.kill_at and not out.overflow:
-                    out.overflow = True
-                    self._dead_reason = (f"printed more than {out.kill_at // (1024 * 1024)} MB of output and was "
-                                         "stopped. Remove print statements from loops.")
-                    self._kill()
-                self._out_busy = False
-        finally:
-            self._out_fd = None
-            self._out_busy = False
-            os.close(fd)
+    def _flooded(self, reason: str) -> None:
+        self._dead_reason = reason
+        self._kill()
 
     def _drain_output(self, timeout: float = 1.0) -> None:
-        """Wait until what the child wrote before its last reply has been read from the pipe."""
-        if self._out_fd is None:
-            return
-        import fcntl
-        import termios
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            fd = self._out_fd
-            if fd is None:
-                return
-            try:
-                pending = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
-            except OSError:
-                return
-            if pending == 0 and not self._out_busy:
-                return
-            time.sleep(0.002)
+        self._capture.drain(timeout)
 
     @property
     def output(self) -> str:
-        text = self._out.text.decode("utf-8", "replace")
-        if self._out.total > len(self._out.text):
-            text += f"\n... [output truncated: {self._out.total} bytes in all]"
-        return text
+        return self._capture.text
 
-    # -- calls -------------------------------------------------------------------------
+    # -- how it ended -------------------------------------------------------------------
 
     def _status_line(self, timeout: float) -> str:
         assert self._status_r is not None
@@ -623,258 +568,3 @@ class StudentSession:
 
     def _exit_message(self, code: int) -> str:
         return texts.exit_message(code)
-
-    def _receive(self, deadline: float, what: str) -> dict[str, Any]:
-        assert self._conn is not None
-        try:
-            data = wire.recv_frame(self._conn, deadline, limit=self.limits.reply_mb * 1024 * 1024)
-        except TimeoutError:
-            # processes the student started (the namespace's init and the worker excluded)
-            self._extra_processes = max(0, len(self._session_pids()) - (2 if self.isolated else 1))
-            self._kill()
-            self._dead_reason = "was stopped after an earlier call ran out of time."
-            raise StudentTimeout(f"{what} did not finish in time. Look for an infinite loop or much slower code "
-                                 "than needed.",
-                                 output=self.output) from None
-        except wire.FrameTooLarge as exc:
-            self._kill()
-            self._dead_reason = "was stopped after returning too much data."
-            raise StudentCrash(f"{what} returned too much data ({exc}).", output=self.output) from None
-        if data is None:
-            msg = self._death_message()
-            self._dead_reason = self._dead_reason or msg
-            self._drain_output(0.5)
-            raise StudentCrash(f"{what}: your code {msg}", output=self.output)
-        try:
-            reply = wire.from_wire(wire.loads(data))
-        except (wire.FrameTooLarge, wire.ReplyTooLarge) as exc:
-            self._kill()
-            self._dead_reason = "was stopped after returning too much data."
-            raise StudentCrash(f"{what} returned too much data ({exc}).", output=self.output) from None
-        except Exception as exc:  # noqa: BLE001 - a hostile child may send anything
-            self._kill()
-            raise StudentCrash(f"{what}: the sandboxed process sent data the grader cannot read ({type(exc).__name__}).",
-                               output=self.output) from None
-        if type(reply) is not dict:
-            self._kill()
-            raise StudentCrash(f"{what}: the sandboxed process sent a malformed reply.", output=self.output)
-        self._drain_output()
-        return reply
-
-    def _serve_callback(self, request: dict[str, Any], callbacks: Sequence[Any], number: int) -> None:
-        """Run the grader's function that student code called through a ``wire.Callback``.
-
-        A TypeError or ValueError (a call the function refuses: wrong arguments, wrong types) is
-        raised in the student's code. Any other exception is the grader's own bug: the child is
-        stopped and the exception goes up to the runner, which reports a grader error.
-        """
-        index, args, kwargs = request.get("index"), request.get("args"), request.get("kwargs")
-        if request.get("request") != number:
-            answer = {"ok": False, "type": "RuntimeError",
-                      "message": "a grader function given to an earlier call was called after that call returned "
-                                 "(do not keep functions or objects your code receives for later)"}
-        elif type(index) is not int or not 0 <= index < len(callbacks) \
-                or (type(args) is not list and type(args) is not tuple) \
-                or type(kwargs) is not dict or not all(type(k) is str for k in kwargs):
-            answer = {"ok": False, "type": "RuntimeError", "message": "malformed call of a grader function"}
-        else:
-            try:
-                answer = {"ok": True, "value": wire.encode_args(callbacks[index](*args, **kwargs))}
-            except (TypeError, ValueError) as exc:  # raised in the student's code, where it belongs
-                answer = {"ok": False, "type": type(exc).__name__, "message": str(exc)[:2000]}
-            except Exception:
-                self._kill()
-                self._dead_reason = "was stopped after the grader failed while answering it."
-                raise
-        assert self._conn is not None
-        try:
-            wire.send_frame(self._conn, wire.dumps(answer))
-        except OSError:
-            pass  # the child is gone: the next read says how
-
-    def _invoke(self, msg: protocol.CallRequest | protocol.ProbeRequest, args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float,
-                what: str) -> dict[str, Any]:
-        """``msg`` with its arguments encoded: the descriptors of ``Watched`` tensors travel with it,
-        and the grader functions of ``Callback`` arguments are served while it runs."""
-        fds: list[int] = []
-        callbacks: list[Any] = []
-        msg["args"] = wire.encode_args(args, fds, callbacks)
-        msg["kwargs"] = wire.encode_args(kwargs, fds, callbacks)
-        return self._request(msg, timeout, what, fds=fds, callbacks=callbacks)
-
-    def _request(self, msg: protocol.Request, timeout: float, what: str, fds: Sequence[int] = (),
-                 callbacks: Sequence[Any] = ()) -> dict[str, Any]:
-        if self._dead_reason is not None or self._conn is None:
-            raise StudentCrash(f"{what} was not run: the process running your code {self._dead_reason}",
-                               output=self.output)
-        if self.deadline is not None:
-            left = self.deadline - time.monotonic()
-            if left <= 0:
-                raise StudentTimeout(f"{what} was not run: the check's time limit was already used up by slower "
-                                     "earlier calls.", output=self.output)
-            timeout = min(timeout, left)
-        if self.limits.call_timeout_cap is not None:
-            timeout = min(timeout, self.limits.call_timeout_cap)
-        self._requests += 1
-        msg["request"] = self._requests  # callbacks name the request they were given with
-        payload = wire.dumps(msg)
-        try:
-            wire.send_frame(self._conn, payload, fds)
-        except OSError:
-            return self._receive(time.monotonic() + 1, what)
-        deadline = time.monotonic() + timeout
-        try:
-            reply = self._receive(deadline, what)
-            while reply.get("op") == "callback":  # student code calling a grader function; then its reply
-                self._serve_callback(reply, callbacks, msg["request"])
-                reply = self._receive(deadline, what)
-        except StudentTimeout:
-            extra = ""
-            if self._extra_processes:
-                extra = (f" It had started {self._extra_processes} other processes (at most "
-                         f"{self.limits.max_processes} processes and threads are allowed): do not fork or start "
-                         "processes from your code.")
-            raise StudentTimeout(f"{what} did not return within {timeout:.0f} s. Look for an infinite loop, or "
-                                 "code far slower than needed (Python loops over large tensors)." + extra,
-                                 output=self.output) from None
-        self._on_reply(reply)
-        if not reply.get("ok"):
-            raise self._call_error(reply, what, autograd_off=msg.get("grad") is False)
-        return reply
-
-    def _on_reply(self, reply: dict[str, Any]) -> None:
-        """A request's final reply, before it is judged (the portable backend reads more from it)."""
-
-    def _call_error(self, reply: dict[str, Any], what: str, *, autograd_off: bool = False) -> Exception:
-        return texts.call_error(reply, what, limits=self.limits, private_tmp=self.private_tmp,
-                                grading_device=self.grading_device, autograd_off=autograd_off, output=self.output)
-
-    def call(self, func: str, *args: Any, timeout: float | None = None, seed: int | None = None,
-             repeat: int = 1, want_value: bool = True, staged: str | None = None, offset: int = 0,
-             keep: bool = False, grad: bool = True, **kwargs: Any) -> Any:
-        """Call ``module.func(*args, **kwargs)`` in the child; returns plain data (see grader.wire).
-
-        With ``staged``, the positional arguments are the ones put in the child by :meth:`stage`
-        under that name, and the child waits for their device's queued work before replying. For
-        argument sets staged with :meth:`stage_sets`, repetition i uses set ``offset + i`` (modulo
-        their number). With ``keep``, the child keeps every repetition's result for :meth:`kept`.
-        With ``grad=False`` the call runs under ``torch.no_grad()`` (for parts that forbid autograd).
-        """
-        if staged is not None and args:
-            raise ValueError("a call on staged arguments takes no other positional arguments")
-        msg: protocol.CallRequest = {"op": "call", "func": func, "seed": self.seed if seed is None else seed, "repeat": repeat,
-               "want_value": want_value, "staged": staged, "offset": offset, "keep": keep, "grad": grad}
-        return self._invoke(msg, args, kwargs, timeout or self.limits.call_timeout, f"{func}()")["value"]
-
-    def probe(self, name: str, *args: Any, timeout: float | None = None, seed: int | None = None,
-              what: str | None = None, staged: str | None = None, repeat: int = 1, offset: int = 0,
-              **kwargs: Any) -> Any:
-        """Run the probe ``grader.probes.<name>`` inside the child with the student's module. With
-        ``staged``, its positional arguments are those put in the child by :meth:`stage` or
-        :meth:`stage_sets` (nothing crosses the pipe, so a timed probe is not charged for decoding its
-        inputs); ``repeat`` and ``offset`` work as in :meth:`call`."""
-        if staged is not None and args:
-            raise ValueError("a probe on staged arguments takes no other positional arguments")
-        msg: protocol.ProbeRequest = {"op": "probe", "probe": name, "seed": self.seed if seed is None else seed, "staged": staged,
-               "repeat": repeat, "offset": offset}
-        return self._invoke(msg, args, kwargs, timeout or self.limits.call_timeout, what or name)["value"]
-
-    def _session_pids(self) -> list[int]:
-        """Every live process of this session: its PID namespace, else its process group."""
-        return accounting.session_pids(self._worker_pid, self.isolated)
-
-    @contextlib.contextmanager
-    def paused(self) -> Iterator[None]:
-        """Every process of the session stopped (SIGSTOP) for the duration: nothing the student started
-        (a thread spinning in the background, a helper process) runs beside what the grader times
-        meanwhile in another session."""
-        with accounting.stopped(self._session_pids()):
-            yield
-
-    @property
-    def cpu_accounting(self) -> str:
-        """How :meth:`cpu_time` counts: "cgroup" (everything that ever ran in the session) or "proc"."""
-        if self._cpu_group is not None and self._cpu_group_joined is None and self._worker_pid is not None:
-            self._cpu_group_joined = self._cpu_group.has(self._worker_pid)
-        return "cgroup" if self._cpu_group is not None and self._cpu_group_joined else "proc"
-
-    def cpu_time(self) -> float:
-        """CPU seconds used so far by the student's processes, read from the kernel (trusted).
-
-        With a control group (see :mod:`grader.cpu_cgroup`): everything that ever ran in the
-        session, exited threads, children reaped by nobody and grandchildren included. Without
-        one, from ``/proc``: every thread of every live process of the session, the time of the
-        threads that have exited (the thread group's own totals), and that of the processes they
-        have reaped: work handed to a helper is not free.
-        """
-        if self.cpu_accounting == "cgroup":
-            assert self._cpu_group is not None
-            value = self._cpu_group.cpu_seconds()
-            if value is not None:
-                return value
-        return accounting.proc_cpu_seconds(self._session_pids(), grader_pid=self.pid if self.isolated else None)
-
-    def stage(self, name: str, *args: Any, device: str = "cpu", timeout: float | None = None) -> str:
-        """Put ``args`` in the child, on ``device``, for later calls with ``staged=name``.
-
-        Timed calls on staged arguments measure the student's function, not the transfer of its
-        inputs. Returns the device the child placed them on (``"cuda:0"``, say). A device the
-        child cannot use raises :class:`StudentException` (the child's error is in its message).
-        """
-        msg: protocol.StageRequest = {"op": "stage", "name": name, "device": device,
-                                      "args": wire.encode_args(args, None), "seed": self.seed}
-        return str(self._request(msg, timeout or self.limits.call_timeout, f"putting the inputs on {device}")["value"])
-
-    def memory_growth(self, func: str, *, staged: str, timeout: float | None = None, repeat: int = 2) -> float | None:
-        """Bytes by which the worker's resident memory peaks above its level before one call of
-        ``func`` on the first ``staged`` argument set: the size of what the call builds in between.
-        Read by the parent from the kernel (the peak is reset first); the largest of ``repeat`` calls
-        (the kernel's counters are updated lazily, so one reading can fall short, never over); None
-        where it cannot be read."""
-        readings = [self._memory_growth_once(func, staged=staged, timeout=timeout) for _ in range(max(1, repeat))]
-        known = [r for r in readings if r is not None]
-        return max(known) if known else None
-
-    def _memory_growth_once(self, func: str, *, staged: str, timeout: float | None = None) -> float | None:
-        pid = self._worker_pid
-        if pid is None:
-            return None
-        try:
-            with open(f"/proc/{pid}/clear_refs", "w") as f:
-                f.write("5")  # resets VmHWM to the current resident size
-        except OSError:
-            return None
-        before = status_bytes("VmRSS:", pid)
-        self.call(func, staged=staged, want_value=False, timeout=timeout)
-        peak = status_bytes("VmHWM:", pid)
-        if before is None or peak is None:
-            return None
-        return float(max(0, peak - before))
-
-    def stage_sets(self, name: str, sets: Sequence[tuple[Any, ...]], *, device: str = "cpu",
-                   timeout: float | None = None) -> str:
-        """Put several argument sets in the child under ``name``: timed calls on them use a fresh set
-        for each repetition (see :meth:`call`), so a cache keyed on the inputs gains nothing."""
-        msg: protocol.StageRequest = {"op": "stage", "name": name, "device": device, "sets": True,
-               "args": [wire.encode_args(tuple(a), None) for a in sets], "seed": self.seed}
-        return str(self._request(msg, timeout or self.limits.call_timeout, f"putting the inputs on {device}")["value"])
-
-    def kept(self, what: str, *, timeout: float | None = None) -> list[Any]:
-        """The results of the last call made with ``keep=True``, one per repetition (untimed)."""
-        value = self._request({"op": "kept"}, timeout or self.limits.call_timeout, what)["value"]
-        return list(value) if isinstance(value, (list, tuple)) else []
-
-    def timed_call(self, func: str, *args: Any, repeat: int = 1, timeout: float | None = None,
-                   staged: str | None = None, clock: str = "cpu", **kwargs: Any) -> float:
-        """Seconds per call of ``func``, measured by the parent (never by the child).
-
-        ``clock="cpu"``: CPU time of the session's processes, from kernel counters. ``clock="wall"``:
-        elapsed time of the whole request, for work that runs on a GPU (give ``staged`` arguments:
-        the child synchronises their device before it replies, and nothing large crosses the pipe).
-        """
-        if clock not in ("cpu", "wall"):
-            raise ValueError(f"unknown clock {clock!r}")
-        before = self.cpu_time() if clock == "cpu" else time.perf_counter()
-        self.call(func, *args, repeat=repeat, want_value=False, timeout=timeout, staged=staged, **kwargs)
-        after = self.cpu_time() if clock == "cpu" else time.perf_counter()
-        return (after - before) / repeat

@@ -251,11 +251,8 @@ class PortableSession(StudentSession):
         assert interp is not None
         limit = self.limits.memory_mb * 1024 * 1024
         while interp.proc.poll() is None and self._dead_reason is None:
-            if self._output_size() > self._out.kill_at:
-                self._out.overflow = True
-                self._dead_reason = (f"printed more than {self._out.kill_at // (1024 * 1024)} MB of output and was "
-                                     "stopped. Remove print statements from loops.")
-                self._kill()
+            self._capture.total = max(self._capture.total, self._output_size())
+            if self._capture.check_flood():  # stopped by the capture's on_flood
                 break
             rss = _tree_rss(interp.proc.pid)
             if rss is not None and self._memory_base is not None and rss - self._memory_base > limit:
@@ -287,8 +284,8 @@ class PortableSession(StudentSession):
             try:
                 with open(interp.log_path, "rb") as f:
                     f.seek(interp.offset)
-                    self._out.text = bytearray(f.read(self._out.keep))
-                self._out.total = self._output_size()
+                    kept = f.read(self._capture.keep)
+                self._capture.replace(kept, self._output_size())
             except OSError:
                 pass
         return super().output
