@@ -118,12 +118,12 @@ def yardstick_seconds(student: StudentSession, yardstick: StudentSession, probe:
         return (yardstick.cpu_time() - before) / passes
 
 
-def in_rounds(one_round: Callable[[], None], *, least: int, most: int, undecided: Callable[[], bool]) -> int:
-    """Run ``one_round`` ``least`` times, then again while ``undecided()`` (a median within a band of its
-    limit), up to ``most`` rounds in all, so that a measurement near a limit does not flip between runs;
-    returns the number of rounds."""
+def in_rounds(measure: Callable[[], None], *, least: int, most: int, unsettled: Callable[[], bool]) -> int:
+    """Run ``measure`` (one round) ``least`` times, then again while ``unsettled()`` (a median within a
+    band of its limit), up to ``most`` rounds in all, so that a measurement near a limit does not flip
+    between runs; returns the number of rounds."""
     rounds = 0
-    while rounds < least or (rounds < most and undecided()):
-        one_round()
+    while rounds < least or (rounds < most and unsettled()):
+        measure()
         rounds += 1
     return rounds

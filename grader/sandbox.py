@@ -256,7 +256,7 @@ class Zygote:
             if pid == 0:  # zygote: nothing secret has been imported in this process yet
                 try:
                     parent_sock.close()
-                    from grader.sandbox_child import zygote_main
+                    from grader.sandbox_zygote import zygote_main
 
                     zygote_main(child_sock.fileno())
                 finally:
@@ -267,7 +267,7 @@ class Zygote:
             env["PYTHONPATH"] = str(ROOT)
             env["OMP_NUM_THREADS"] = "1"
             proc = subprocess.Popen(
-                [sys.executable, "-m", "grader.sandbox_child", str(child_sock.fileno())],
+                [sys.executable, "-m", "grader.sandbox_zygote", str(child_sock.fileno())],
                 pass_fds=(child_sock.fileno(),), env=env, cwd="/", stdin=subprocess.DEVNULL)
             self.pid = proc.pid
             self._proc = proc

@@ -137,9 +137,9 @@ def test_child_lists_only_its_own_processes(sandbox):
 @pytest.mark.skipif(not ROOT, reason="isolation needs root")
 def test_isolation_holds_when_the_init_cannot_be_spawned(sandbox, monkeypatch, scratch):
     """Fallback: the namespace's init is forked from the zygote instead of posix_spawned."""
-    import grader.sandbox_child as child
+    import grader.sandbox_zygote as zygote
 
-    monkeypatch.setattr(child, "_spawn_init", lambda fds: None)
+    monkeypatch.setattr(zygote, "_spawn_init", lambda fds: None)
     sb = sandbox(BASIC, mode="fork")  # the zygote is forked from this process, patch included
     with sb.session("m") as s:
         info = s.call("whoami")
@@ -903,7 +903,7 @@ HEADERS = {"x86_64": Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h"),
 
 @pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
 def test_system_call_filter_program_for_each_architecture(machine):
-    from grader import sandbox_child as sc
+    from grader import sandbox_zygote as sc
 
     deny = sc.SYSCALL_DENY[machine]
     arch, sys_clone, sys_clone3 = sc.SYSCALL_ARCH[machine]

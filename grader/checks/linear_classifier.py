@@ -536,7 +536,7 @@ def measure_speed(s: StudentSession, cal: StudentSession, kind: str, gen: torch.
         offset += repeat
         figures.rounds.append((t_vec, t_products, t_ref))
 
-    kits.in_rounds(one_round, least=MIN_ROUNDS, most=MAX_ROUNDS, undecided=lambda: figures.undecided(floor))
+    kits.in_rounds(one_round, least=MIN_ROUNDS, most=MAX_ROUNDS, unsettled=lambda: figures.undecided(floor))
     return figures
 
 

@@ -392,7 +392,7 @@ def encoder_speed(ctx: Context) -> None:
             ratios.append(times[-1] / (SPEED_FACTOR * refs[-1]))
 
         kits.in_rounds(one_round, least=SPEED_MIN_ROUNDS, most=SPEED_MAX_ROUNDS,
-                       undecided=lambda: 1 / SPEED_BAND <= statistics.median(ratios) <= SPEED_BAND
+                       unsettled=lambda: 1 / SPEED_BAND <= statistics.median(ratios) <= SPEED_BAND
                        and ctx.remaining() > 20)
     t, t_ref = statistics.median(times), statistics.median(refs)
     limit = SPEED_FACTOR * t_ref
