@@ -49,6 +49,7 @@ __all__ = ["Submission", "Outcome", "find_submissions", "grade_one", "run_batch"
 
 import hashlib
 
+from grader import process_tree
 from grader.layout import ROOT, solutions_dir
 
 if TYPE_CHECKING:
@@ -225,34 +226,9 @@ def _earlier_outcome(sub: Submission, out_dir: Path, version: str) -> "Outcome |
 
 
 def _tree_rss_mb(pid: int) -> float | None:
-    """Resident memory of ``pid`` and all its descendants, in MB, from /proc; None without /proc."""
-    try:
-        entries = [e for e in os.listdir("/proc") if e.isdigit()]
-    except OSError:
-        return None
-    parent: dict[int, int] = {}
-    for e in entries:
-        try:
-            with open(f"/proc/{e}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            parent[int(e)] = int(fields[1])
-        except (OSError, ValueError, IndexError):
-            continue
-    tree, frontier = {pid}, [pid]
-    while frontier:
-        p = frontier.pop()
-        for child, ppid in parent.items():
-            if ppid == p and child not in tree:
-                tree.add(child)
-                frontier.append(child)
-    pages = 0
-    for p in tree:
-        try:
-            with open(f"/proc/{p}/statm") as f:
-                pages += int(f.read().split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    """Resident memory of ``pid`` and all its descendants (the grading's sandbox included), in MB."""
+    rss = process_tree.resident_bytes(pid)
+    return None if rss is None else rss / 2**20
 
 
 def _memory_mb(args: argparse.Namespace) -> float:

@@ -39,7 +39,7 @@ def device_or_dtype_hint(message: str, traceback_text: str, *, grading_device: s
     text = (message or "").lower()
     where = last_student_line(traceback_text)
     at = f" (line {where[1]}: `{where[2]}`)" if where and where[2] else (f" (line {where[1]})" if where else "")
-    if "does not require grad" in text:
+    if "does not require grad" in text or "autograd switched off" in text:
         if autograd_off:
             return (f"Autograd was needed{at}, but this part computes gradients by hand: the grader calls your "
                     "losses with autograd switched off (torch.no_grad()), so .backward() and torch.autograd "

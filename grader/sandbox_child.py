@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 try:  # absent on Windows: the portable backend (grader.sandbox_portable) then sets no kernel limits
     import resource
@@ -272,12 +272,11 @@ def _serve(conn: socket.socket, request: dict[str, Any]) -> None:
                 with lock:
                     _send(conn, {"ok": True, "value": str(device)})
                 continue
-            if op == "kept":
-                value = wire.to_wire(kept)
-                kept = []
+            if op == "kept":  # already the grader's data (see below)
+                done, kept = kept, []
                 _flush()
                 with lock:
-                    _send(conn, {"ok": True, "value": value})
+                    _send(conn, {"ok": True, "value": done})
                 continue
             fn: Callable[..., Any]
             if op == "call":
@@ -307,21 +306,27 @@ def _serve(conn: socket.socket, request: dict[str, Any]) -> None:
             kept = []
             import torch
 
-            grad = contextlib.nullcontext() if msg.get("grad", True) else torch.no_grad()
+            off = not msg.get("grad", True)
+            value: Any = None
             t0 = time.process_time()
-            with grad:  # a part that forbids autograd calls with it off: a loss that needs it fails
+            # a part that forbids autograd calls with it off, and with backward passes refused in every
+            # thread: a loss that needs autograd fails. What the call returns becomes the grader's own
+            # data before either is lifted and before the call's time is read: work the student's code
+            # defers (to a thread, or to hooks on what it returned) cannot escape the timing or use autograd
+            with torch.no_grad() if off else contextlib.nullcontext(), _backward_refused(off):
                 for i in range(repeat):
                     if sets is not None:
                         result = fn(*sets[(offset + i) % len(sets)], **kwargs)
                     else:
                         result = fn(*args, **kwargs)
-                    if keep:
-                        kept.append(result)  # a reference only: read back by a later, untimed "kept" request
-            if device is not None:
-                _synchronize(device)  # queued device work belongs to the call being timed
+                    if keep:  # a copy, made now: read back by a later, untimed "kept" request
+                        kept.append(wire.to_wire(result, snapshot=True))
+                if device is not None:
+                    _synchronize(device)  # queued device work belongs to the call being timed
+                if msg.get("want_value", True):
+                    value = wire.to_wire(result, snapshot=True)
             elapsed = time.process_time() - t0
-            reply = {"ok": True, "value": wire.to_wire(result) if msg.get("want_value", True) else None,
-                     "child_cpu": elapsed}
+            reply = {"ok": True, "value": value, "child_cpu": elapsed}
         except BaseException as exc:  # noqa: BLE001
             reply = _error_reply(exc, code_dir)
             if op == "probe" and _probe_fault(exc, code_dir):
@@ -333,6 +338,36 @@ def _serve(conn: socket.socket, request: dict[str, Any]) -> None:
         _flush()
         with lock:
             _send(conn, reply)
+
+
+class _RefusingEngine:
+    """Stands in for autograd's engine while a call that forbids autograd runs. Grad mode is per thread,
+    the engine one per process: with it replaced, no thread of the student's can run a backward pass
+    (``.backward()``, ``torch.autograd.grad``, ``torch.func``...) during the call."""
+
+    MESSAGE = ("backward pass refused: the grader runs this function with autograd switched off (torch.no_grad(), "
+               "and no backward pass in any thread)")
+
+    def run_backward(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(self.MESSAGE)
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(self.MESSAGE)
+
+
+@contextlib.contextmanager
+def _backward_refused(refuse: bool) -> Iterator[None]:
+    if not refuse:
+        yield
+        return
+    from torch.autograd.variable import Variable
+
+    engine = Variable._execution_engine
+    Variable._execution_engine = _RefusingEngine()  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        Variable._execution_engine = engine
 
 
 # Exceptions that only the grader's own code can cause when no frame of the student's code is

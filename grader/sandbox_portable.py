@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from grader import protocol, wire
+from grader import process_tree, protocol, wire
 from grader.errors import SandboxUnavailable
 from grader.layout import ROOT
 from grader.sandbox import StudentSession
@@ -138,20 +138,9 @@ class _Interpreter:
                     thing.close()
 
 
-def _tree(pid: int) -> list[Any]:
-    """The psutil processes of ``pid`` and its descendants (live ones); [] without psutil."""
-    if psutil is None:
-        return []
-    try:
-        root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return []
-
-
 def kill_tree(proc: subprocess.Popen[bytes]) -> None:
     """Kill ``proc`` and everything it started."""
-    for p in reversed(_tree(proc.pid)):
+    for p in reversed(process_tree.members(proc.pid)):
         with contextlib.suppress(Exception):
             p.kill()
     if os.name != "nt" and hasattr(os, "killpg"):
@@ -231,7 +220,7 @@ class PortableSession(StudentSession):
         self._interp = interp
         self._conn = interp.conn
         self.pid = self._worker_pid = interp.proc.pid
-        self._memory_base = _tree_rss(self.pid)
+        self._memory_base = process_tree.resident_bytes(self.pid)
         request: protocol.SpawnRequest = {
             "op": "spawn", "portable": True, "module": self.module, "code_dir": str(sb.code_dir),
             "workdir": str(self._workdir), "seed": self.seed, "memory_bytes": lim.memory_mb * 1024 * 1024,
@@ -254,7 +243,7 @@ class PortableSession(StudentSession):
             self._capture.total = max(self._capture.total, self._output_size())
             if self._capture.check_flood():  # stopped by the capture's on_flood
                 break
-            rss = _tree_rss(interp.proc.pid)
+            rss = process_tree.resident_bytes(interp.proc.pid)
             if rss is not None and self._memory_base is not None and rss - self._memory_base > limit:
                 self._dead_reason = (f"used more than {self.limits.memory_mb} MB of memory above the baseline and "
                                      "was stopped. Avoid building huge intermediate tensors.")
@@ -348,13 +337,13 @@ class PortableSession(StudentSession):
     def _session_pids(self) -> list[int]:
         if self.pid is None:
             return []
-        return [p.pid for p in _tree(self.pid)] or [self.pid]
+        return [p.pid for p in process_tree.members(self.pid)] or [self.pid]
 
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:
         """Every process of the session suspended for the duration (psutil; nothing without it)."""
         stopped = []
-        for p in _tree(self.pid) if self.pid is not None else []:
+        for p in process_tree.members(self.pid) if self.pid is not None else []:
             with contextlib.suppress(Exception):
                 p.suspend()
                 stopped.append(p)
@@ -375,21 +364,10 @@ class PortableSession(StudentSession):
         if psutil is None or self.pid is None:
             return self._reported_cpu
         total = 0.0
-        for p in _tree(self.pid):
+        for p in process_tree.members(self.pid):
             try:
                 t = p.cpu_times()
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
             total += t.user + t.system + getattr(t, "children_user", 0.0) + getattr(t, "children_system", 0.0)
         return total
-
-
-def _tree_rss(pid: int) -> int | None:
-    """Resident bytes of ``pid`` and its descendants; None without psutil."""
-    if psutil is None:
-        return None
-    total = 0
-    for p in _tree(pid):
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            total += p.memory_info().rss
-    return total

@@ -157,7 +157,9 @@ class Module:
         return f"{full}.{rest}" if rest else full
 
     def reachable(self, name: str) -> list[str]:
-        """``name`` and every module-level function it calls, transitively."""
+        """``name`` and every module-level function it names, transitively: called, passed on as an
+        argument or a default (``run(svm_loss_naive, ...)``), or through a module-level alias
+        (``IMPL = _helper``): a function a checked one can reach is judged with it."""
         seen: list[str] = []
         stack = [name]
         while stack:
@@ -166,8 +168,10 @@ class Module:
                 continue
             seen.append(fn)
             for node in ast.walk(self.functions[fn]):
-                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in self.functions:
-                    stack.append(node.func.id)
+                if isinstance(node, ast.Name):
+                    target = node.id if node.id in self.functions else self.aliases.get(node.id, "")
+                    if target in self.functions:
+                        stack.append(target)
         return seen
 
     def loops(self, name: str) -> list[Finding]:

@@ -293,14 +293,28 @@ def _plain_tensor(t: Any) -> torch.Tensor | None:
     return t
 
 
-def compact(t: torch.Tensor) -> torch.Tensor:
+def compact(t: torch.Tensor, *, snapshot: bool = False) -> torch.Tensor:
     """``t`` alone: torch.save writes a view's whole storage, so views of big tensors are copied,
-    and so are expanded views (zero strides), which the parent refuses as they are."""
-    t = t.detach()
-    if t.layout == torch.strided and (t.untyped_storage().nbytes() != t.numel() * t.element_size()
-                                      or not _fits_storage(t)):
-        return t.clone(memory_format=torch.contiguous_format)
+    and so are expanded views (zero strides), which the parent refuses as they are. With
+    ``snapshot``, always a copy: what is sent later is what ``t`` held now. Only torch's own methods
+    are called (through the class), never attributes ``t`` may carry."""
+    T = torch.Tensor
+    t = T.detach(t)  # a new tensor object: nothing set on the student's object is consulted from here on
+    if snapshot or (t.layout == torch.strided and (T.untyped_storage(t).nbytes() != T.numel(t) * T.element_size(t)
+                                                   or not _fits_storage(t))):
+        return T.clone(t, memory_format=torch.contiguous_format)
     return t
+
+
+def _shadowing(t: torch.Tensor) -> list[str]:
+    """Attributes set on the tensor object itself that stand in for torch's own (``detach``,
+    ``__getstate__``, ``__reduce_ex__``...): with them, code of the student's would run when the
+    grader reads or sends the tensor, after the call has returned."""
+    try:
+        own = list(vars(t))
+    except TypeError:
+        return []
+    return [name for name in own if name.startswith("__") or hasattr(torch.Tensor, name)]
 
 
 _NUMPY_MAX_ELEMENTS = 50_000_000
@@ -328,15 +342,21 @@ def _numpy_to_wire(value: Any) -> Any:
     return None
 
 
-def to_wire(value: Any, depth: int = 0) -> Any:
-    """Child side: turn a student's return value into plain data (tensors, numbers, containers)."""
+def to_wire(value: Any, depth: int = 0, *, snapshot: bool = False) -> Any:
+    """Child side: turn a student's return value into plain data (tensors, numbers, containers) made
+    by the grader. With ``snapshot``, every tensor is copied, so that nothing the student's code does
+    later (a thread writing into the storage it returned) changes what the grader reads."""
     if depth > _MAX_DEPTH:
         return protocol.opaque_marker("nested structure", "nested too deeply")
     t = type(value)
     if t is torch.Tensor:
+        shadowing = _shadowing(value)
+        if shadowing:
+            return protocol.opaque_marker(f"tensor with attributes that replace torch's own ({', '.join(shadowing[:3])})",
+                                          "return plain tensors")
         plain = _plain_tensor(value)
         if plain is not None:
-            return compact(plain)
+            return compact(plain, snapshot=snapshot)
         return protocol.opaque_marker(_tensor_kind(value), _shape_summary(value))
     if isinstance(value, torch.Tensor):
         try:
@@ -352,12 +372,12 @@ def to_wire(value: Any, depth: int = 0) -> Any:
     if t in (list, tuple):
         if len(value) > _MAX_ITEMS:
             return protocol.opaque_marker(_type_name(value), f"{len(value)} items (too many to send)")
-        items = [to_wire(v, depth + 1) for v in value]
+        items = [to_wire(v, depth + 1, snapshot=snapshot) for v in value]
         return items if t is list else tuple(items)
     if t is dict:
         if len(value) > _MAX_ITEMS:
             return protocol.opaque_marker("dict", f"{len(value)} items (too many to send)")
-        return {protocol.escape_key(k) if type(k) in (str, int) else str(k): to_wire(v, depth + 1)
+        return {protocol.escape_key(k) if type(k) in (str, int) else str(k): to_wire(v, depth + 1, snapshot=snapshot)
                 for k, v in value.items()}
     if t is torch.dtype:
         return {protocol.DTYPE: str(value)}

@@ -709,7 +709,8 @@ def test_speed_cannot_be_faked_by_hiding_cpu_or_caching_inputs(box, name):
 def test_autograd_reached_through_namespaces_fails_whatever_the_source_looks_like(box, no_reach_gate):
     SVEC, STATIC = "softmax_vectorized_data_term", "softmax_vectorized_static"
     g = grade_attack(box, attack("autograd-through-namespaces"), [SM, SVEC, STATIC])
-    expect(g, passed=(SM,), failed={SVEC: ["does not require grad"]}, skipped={STATIC: ["fix", "first"]})
+    expect(g, passed=(SM,), failed={SVEC: ["autograd switched off", "Derive dW from the loss yourself"]},
+           skipped={STATIC: ["fix", "first"]})
     g = grade_attack(box, attack("autograd-through-namespaces"), [STATIC])
     expect(g, failed={STATIC: ["uses _grad_of", "runs or reaches code that the source does not show"]})
 
@@ -794,3 +795,40 @@ def test_device_and_dtype_mistakes_are_named_with_their_line(box):
     assert g.score == test["score"] == pytest.approx(0.75 * test["max_score"])  # only that function's share
     for phrase in ("svm_loss_vectorized", "different dtypes met in one operation", "X.t().mm(mask)", "dtype=X.dtype"):
         assert phrase in test["output"], test["output"]
+
+
+# ----------------------------------------------------------------------------- work the call leaves for later
+# What a call returns becomes the grader's own data (plain tensors, copied) before the call's timing
+# and its torch.no_grad() end; a tensor with attributes standing in for torch's own methods is refused.
+SVS = "svm_vectorized_static"
+
+
+def test_work_deferred_until_the_result_is_sent_is_refused(box):
+    g = grade_attack(box, attack("work-deferred-until-sent"), [SND, SVD, SPEED, SVS])
+    expect(g, passed=(SND,), failed={SVD: ["attributes that replace torch's own (detach, __getstate__)"]},
+           skipped={SPEED: ["fix", "first"], SVS: ["fix", "first"]})
+    g = grade_attack(box, attack("work-deferred-until-sent"), [SVS])  # the loops, reached through an alias
+    expect(g, failed={SVS: ["must not use Python loops", "It calls svm_loss_naive, which loops"]})
+
+
+def test_autograd_run_while_the_result_is_sent_is_refused(box):
+    g = grade_attack(box, attack("autograd-when-sent"), [SVD])
+    expect(g, failed={SVD: ["attributes that replace torch's own (__getstate__)"]})
+
+
+def test_autograd_in_a_thread_or_switched_back_on_fails(box):
+    """Grad mode is per thread and student code can turn it back on; backward passes are refused in
+    every thread while a loss that must not use autograd runs."""
+    SVEC = "softmax_vectorized_data_term"
+    g = grade_attack(box, attack("autograd-in-a-thread"), [SVD, SVEC])
+    expect(g, failed={SVD: ["svm_loss_vectorized"], SVEC: ["autograd switched off", "Derive dW from the loss yourself"]})
+    assert "backward pass refused" in g.output(SVD), g.output(SVD)  # the thread's error, in what it printed
+
+
+def test_an_encoder_output_left_for_later_fails_the_speed_check(box):
+    g = grade_attack(box, attack("encoder-output-deferred"), ["encoder_shape", "encoder_speed"], limits=REAL_TIME)
+    expect(g, failed={"encoder_shape": ["in eval mode", "attributes that replace torch's own"]},
+           skipped={"encoder_speed": ["fix", "first"]})
+    g = grade_attack(box, attack("encoder-output-deferred"), ["encoder_speed"], limits=REAL_TIME)  # on its own
+    expect(g, failed={"encoder_speed": ["must return a tensor of embeddings", "attributes that replace torch's own"]})
+

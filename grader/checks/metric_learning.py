@@ -366,6 +366,19 @@ def encoder_properties(ctx: Context) -> None:
                           "parameters (detach(), .data or torch.no_grad() inside forward?).")
 
 
+def _same_embeddings(timed: Any, untimed: Any) -> None:
+    """The embeddings a timed round returned are those of the same passes made untimed."""
+    what = "Encoder()(X) on 256 images during the timing (eval mode, no gradients)"
+    for value in (untimed, timed):
+        if not isinstance(value, torch.Tensor):
+            raise CheckFailed(f"{what} must return a tensor of embeddings, but it returned {compare.describe(value)}.")
+    tol = compare.rtol(untimed.dtype, terms=3 * 32 * 32)
+    compare.tensor(timed, untimed, what=what, name="the embeddings", rtol=tol,
+                   atol=tol * float(untimed.abs().max()) if untimed.numel() else 0.0,
+                   hint="It returned other embeddings than the same passes over the same images made untimed: "
+                        "compute the output from the input on every pass.")
+
+
 @check("Encoder: a forward pass over 256 images fits the CPU time budget", depends=("encoder_shape",), timeout=120,
        weight=2)
 def encoder_speed(ctx: Context) -> None:
@@ -376,7 +389,10 @@ def encoder_speed(ctx: Context) -> None:
         for session, repeats in ((s, (1, repeat)), (cal, (1, CALIBRATION_REPEAT))):
             for n in repeats:  # the images, and how many passes, staged once: timed probes decode nothing
                 session.stage(f"x{n}", X, n, timeout=ctx.timeout(60))
-        s.probe("metric_learning.encoder_forward_repeat", staged="x1", timeout=ctx.timeout(60), what="Encoder()(X)")
+        # the warm-up, untimed, makes the same passes as a round (the same seed, so the same weights and
+        # random draws): what every timed round returns must be what it returned
+        untimed = s.probe("metric_learning.encoder_forward_repeat", staged=f"x{repeat}", timeout=ctx.timeout(60),
+                          what="Encoder()(X)")
         cal.probe("metric_learning.calibration_forward_repeat", staged="x1", timeout=ctx.timeout(60))
         times: list[float] = []
         refs: list[float] = []
@@ -384,9 +400,10 @@ def encoder_speed(ctx: Context) -> None:
 
         def one_round() -> None:
             before = s.cpu_time()
-            s.probe("metric_learning.encoder_forward_repeat", staged=f"x{repeat}", timeout=ctx.timeout(60),
-                    what="Encoder()(X)")
+            timed = s.probe("metric_learning.encoder_forward_repeat", staged=f"x{repeat}", timeout=ctx.timeout(60),
+                            what="Encoder()(X)")
             times.append((s.cpu_time() - before) / repeat)
+            _same_embeddings(timed, untimed)
             refs.append(kits.yardstick_seconds(s, cal, "metric_learning.calibration_forward_repeat", CALIBRATION_REPEAT,
                                                staged=f"x{CALIBRATION_REPEAT}", timeout=ctx.timeout(60)))
             ratios.append(times[-1] / (SPEED_FACTOR * refs[-1]))

@@ -145,14 +145,17 @@ def encoder_report(module: Any, X: torch.Tensor, seed: int) -> dict[str, Any]:
 
 
 @probe
-def encoder_forward_repeat(module: Any, X: torch.Tensor, repeat: int) -> bool:
-    """``repeat`` eval-mode forward passes over X (the parent times this probe's CPU use)."""
+def encoder_forward_repeat(module: Any, X: torch.Tensor, repeat: int) -> Any:
+    """``repeat`` eval-mode forward passes over X (the parent times this probe's CPU use); the output
+    of the last pass is sent back (copied as the request ends, inside the timing), so a pass cannot
+    leave its work for later."""
     enc = module.Encoder()
     enc.eval()
+    out = None
     with torch.no_grad():
         for _ in range(repeat):
-            enc(X)
-    return True
+            out = enc(X)
+    return out
 
 
 @probe
