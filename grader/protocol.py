@@ -127,6 +127,8 @@ class SpawnRequest(TypedDict, total=False):
     max_processes: int
     hidden_paths: list[str]     # taken off sys.path in the child
     tmp_bytes: int              # Linux, as root: the private tmpfs's size
+    writable_dirs: list[str]    # Linux, as root: the other places anyone may write to, made private too
+    writable_files: list[str]
     gpu: bool
     cpu_cgroup: str             # Linux: the control group's cgroup.procs the worker joins
     portable: bool              # the portable backend: no descriptors travel with frames

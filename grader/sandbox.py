@@ -312,6 +312,23 @@ def _cgroup_root() -> tuple[Path, str] | None:
     return cpu_cgroup.cgroup_root()
 
 
+_writable: tuple[list[str], list[str]] | None = None
+_writable_lock = threading.Lock()
+
+
+def writable_places(*, again: bool = False) -> tuple[list[str], list[str]]:
+    """The machine's other places anyone may write to (``sandbox_zygote.world_writable``), which
+    isolated sessions get private copies of: looked for once per process (about a second), in the
+    background from the first isolated sandbox on; ``again`` looks again."""
+    global _writable
+    with _writable_lock:
+        if _writable is None or again:
+            from grader.sandbox_zygote import world_writable
+
+            _writable = world_writable()
+        return _writable
+
+
 class Sandbox:
     """A read-only copy of the student's code plus the zygote that serves sessions on it."""
 
@@ -339,6 +356,8 @@ class Sandbox:
             self._uid, self._gid = pw.pw_uid, pw.pw_gid
             self.isolated = True
             protect(self.hidden_paths)
+            if _writable is None and self.limits.tmp_mb:  # looked for while the zygote starts
+                threading.Thread(target=writable_places, daemon=True).start()
         self._scratch = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
         os.chmod(self._scratch, 0o711)
         self.code_dir = self._scratch / "code"
@@ -436,6 +455,8 @@ class StudentSession(accounting.Measurements):
             "hidden_paths": [str(p) for p in sb.hidden_paths], "tmp_bytes": lim.tmp_mb * 1024 * 1024,
             "gpu": lim.gpu,
         }
+        if sb.isolated and lim.tmp_mb:
+            request["writable_dirs"], request["writable_files"] = writable_places()
         self._cpu_group = cpu_cgroup.SessionGroup.create(sb._cpu_root)
         if self._cpu_group is not None:
             request["cpu_cgroup"] = self._cpu_group.procs_file

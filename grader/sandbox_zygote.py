@@ -50,6 +50,9 @@ MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
 O_PATH = 0o10000000
 SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm")
+# Never searched for places anyone may write to: kernel views (not storage), and what the private tmpfs
+# replaces anyway.
+_NOT_STORAGE = ("/proc", "/sys")
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -284,9 +287,9 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
 
 
 def _private_tmp(request: dict[str, Any]) -> bool:
-    """In the child's own mount namespace, replace /tmp, /var/tmp, /dev/shm and the work
-    folder by one small tmpfs: what the student writes is bounded in total, invisible to
-    other sessions, and gone when the session ends. The code folder stays reachable, and so
+    """In the child's own mount namespace, replace /tmp, /var/tmp, /dev/shm, every other place
+    anyone may write to (``world_writable``) and the work folder by one small tmpfs: what the
+    student writes is bounded in total, invisible to other sessions, and gone when the session ends. The code folder stays reachable, and so
     do the interpreter and the grader where they live under /tmp (a checkout there): each such
     folder is bound back at its own path, with its own permissions.
 
@@ -325,6 +328,7 @@ def _private_tmp(request: dict[str, Any]) -> bool:
             os.makedirs(path, mode=0o711)
             _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
             os.close(fd)
+        _private_shared_places(request, needed)
         work = "/tmp/.sandbox-work"
         os.mkdir(work, 0o700)
         if request.get("uid") is not None:
@@ -336,6 +340,73 @@ def _private_tmp(request: dict[str, Any]) -> bool:
             os._exit(71)
         return False
     return True
+
+
+def world_writable(*, limit: int = 400_000) -> tuple[list[str], list[str]]:
+    """The directories and regular files on this machine that anyone may write to (mode o+w), other
+    than /tmp, /var/tmp and /dev/shm, which the private tmpfs replaces anyway, and what lies below
+    /proc and /sys; symbolic links are not followed, and nothing below a listed directory is listed.
+    A session's user (an id of its own, no groups) can write only there: each becomes a private,
+    bounded place in its namespace, so that nothing a session writes outlives it or reaches another
+    (``/run/lock``, say). At most ``limit`` directories are read."""
+    import stat
+
+    dirs: list[str] = []
+    files: list[str] = []
+    skip = set(SHARED_WRITABLE) | set(_NOT_STORAGE)
+    stack, seen = ["/"], 0
+    while stack and seen < limit:
+        folder = stack.pop()
+        try:
+            entries = os.scandir(folder)
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    if entry.path in skip:
+                        continue
+                    seen += 1
+                    if st.st_mode & stat.S_IWOTH:
+                        dirs.append(entry.path)
+                    else:
+                        stack.append(entry.path)
+                elif stat.S_ISREG(st.st_mode) and st.st_mode & stat.S_IWOTH:
+                    files.append(entry.path)
+    return sorted(dirs), sorted(files)
+
+
+def _private_shared_places(request: dict[str, Any], needed: list[str]) -> None:
+    """The places anyone may write to (``world_writable``, found by the parent) each replaced by a
+    folder or an empty file of the private tmpfs; one that holds what the session needs (the
+    interpreter, the grader) is left as it is, and one that cannot be covered is skipped."""
+    reals = [os.path.realpath(p) for p in needed]
+    for i, folder in enumerate(request.get("writable_dirs") or []):
+        if any(r == folder or r.startswith(folder + "/") for r in reals):
+            continue
+        try:
+            if os.path.islink(folder) or not os.path.isdir(folder):
+                continue
+            inner = f"/tmp/.sandbox-shared-{i}"
+            os.mkdir(inner)
+            os.chmod(inner, 0o1777)
+            _mount(inner, folder, None, MS_BIND)
+        except OSError:
+            continue
+    for i, path in enumerate(request.get("writable_files") or []):
+        try:
+            if os.path.islink(path) or not os.path.isfile(path):
+                continue
+            inner = f"/tmp/.sandbox-file-{i}"
+            os.close(os.open(inner, os.O_CREAT | os.O_WRONLY, 0o666))
+            os.chmod(inner, 0o666)
+            _mount(inner, path, None, MS_BIND)
+        except OSError:
+            continue
 
 
 def _report(fd: int, line: str) -> None:

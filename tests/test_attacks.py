@@ -832,3 +832,30 @@ def test_an_encoder_output_left_for_later_fails_the_speed_check(box):
     g = grade_attack(box, attack("encoder-output-deferred"), ["encoder_speed"], limits=REAL_TIME)  # on its own
     expect(g, failed={"encoder_speed": ["must return a tensor of embeddings", "attributes that replace torch's own"]})
 
+
+# ----------------------------------------------------------------------------- what probes read of student objects
+# Probes read a model's parameters from its own tables and their sizes through torch, never through
+# methods the student's class overrides.
+
+
+def test_parameters_that_report_a_smaller_size_are_refused(box):
+    g = grade_attack(box, attack("parameters-that-report-fewer"), ["encoder_properties"], limits=REAL_TIME)
+    expect(g, failed={"encoder_properties": ["wide.weight is registered as a parameter but is a _CountsAsOne",
+                                             "not a torch.nn.Parameter"]})
+
+
+def test_parameters_left_out_of_the_listing_still_count(box):
+    g = grade_attack(box, attack("parameters-hidden-from-listing"), ["encoder_properties"], limits=REAL_TIME)
+    expect(g, failed={"encoder_properties": ["more than the budget of 250,000", "largest: wide.weight"]})
+
+
+def test_an_odd_item_in_named_parameters_is_never_a_grader_error(box):
+    g = grade_attack(box, attack("odd-item-in-named-parameters"),
+                     ["public_model_shapes", "nn_linear_softmax_model", "nn_train_sgd_steps"], limits=REAL_TIME)
+    expect(g, passed=("public_model_shapes", "nn_linear_softmax_model", "nn_train_sgd_steps"))
+
+
+def test_probe_logits_made_up_beside_untrained_weights_earn_nothing(box):
+    g = grade_attack(box, attack("probe-logits-not-from-its-weights"), ["linear_probe"], limits=REAL_TIME)
+    expect(g, failed={"linear_probe": ["Z_query @ weight.T + bias"]})
+

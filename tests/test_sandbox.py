@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import signal
 import stat
 import sys
@@ -565,6 +566,48 @@ def test_private_tmp_is_bounded_and_invisible(sandbox):
         n2, err2 = s.call("fill", ".")
         assert err2 == 28 and n2 <= 1
     assert not list(Path("/tmp").glob("private-tmp-test-*"))
+
+
+@pytest.mark.skipif(not ROOT, reason="mount namespaces need root")
+def test_every_place_anyone_may_write_to_is_private_to_the_session(sandbox):
+    """Not only /tmp: a folder or a file anywhere that anyone may write to (/run/lock, say) would
+    carry data from one session to the next, and beyond the run, outside the bounded tmpfs."""
+    base = Path("/run") if Path("/run").is_dir() else Path("/var")
+    folder = Path(tempfile.mkdtemp(prefix="grader-test-open-", dir=base))
+    os.chmod(folder, 0o1777)
+    open_file = folder.with_suffix(".txt")
+    open_file.write_text("host\n")
+    os.chmod(open_file, 0o666)
+    lock = Path("/run/lock")
+    try:
+        sandbox_module.writable_places(again=True)
+        sb = sandbox(f"""
+            import os
+
+            def leave():
+                with open("{folder}/left", "w") as f:
+                    f.write("from an earlier session")
+                with open("{open_file}", "a") as f:
+                    f.write("appended")
+                if os.path.isdir("{lock}"):
+                    with open("{lock}/grader-test-left", "w") as f:
+                        f.write("x")
+                return True
+
+            def look():
+                with open("{open_file}") as f:
+                    return sorted(os.listdir("{folder}")), f.read()
+        """)
+        with sb.session("m") as s:
+            assert s.private_tmp and s.call("leave")
+        with sb.session("m") as s:
+            assert s.call("look") == ([], "")
+        assert list(folder.iterdir()) == [] and open_file.read_text() == "host\n"
+        assert not (lock / "grader-test-left").exists()
+    finally:
+        open_file.unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
+        sandbox_module.writable_places(again=True)
 
 
 GPU_MODE = dataclasses.replace(LIMITS, gpu=True, cuda_host_mb=256)

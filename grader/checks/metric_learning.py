@@ -550,8 +550,17 @@ def linear_probe(ctx: Context) -> None:
         raise CheckFailed(f"{what}: expected an nn.Linear({d}, {C}) (weight of shape ({C}, {d})), got a "
                           f"{out['type']} with parameter shapes {shapes}. Use z_dim = Z.shape[1] inputs and "
                           "num_classes outputs.")
-    logits = compare.structure(out["logits"], torch.zeros(nq, C), what=what + ", then probe(Z_query)",
-                               name="the logits")
+    returned = compare.structure(out["logits"], torch.zeros(nq, C), what=what + ", then probe(Z_query)",
+                                 name="the logits")
+    # scored from the probe's own parameters, computed here: logits the returned module makes up some
+    # other way (a nearest-mean rule beside untrained weights) earn nothing
+    W = weights[0].double()
+    biases = [v for v in state.values() if isinstance(v, torch.Tensor) and tuple(v.shape) == (C,)]
+    logits = Zq.double() @ W.T + (biases[0].double() if biases else 0.0)
+    tol = compare.rtol(weights[0].dtype, returned.dtype, terms=d + 1)
+    compare.tensor(returned.double(), logits, what=what + ", then probe(Z_query)", name="the logits", rtol=tol,
+                   atol=tol * max(1.0, float(logits.abs().max())), check_dtype=False,
+                   hint="The logits must be Z_query @ weight.T + bias of the returned nn.Linear's own parameters.")
     acc = float((logits.argmax(1) == yq).double().mean())
     # A nearest-mean rule on the true cluster centres bounds what a linear probe can reach here; the
     # reference is not run in the grader's process (torch.optim alone adds 150 MB to its memory).

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from grader.probes import probe
+from grader.probes import probe, registered_parameters
 
 
 def _gen(seed: int, device: str = "cpu") -> torch.Generator:
@@ -124,11 +124,12 @@ def encoder_report(module: Any, X: torch.Tensor, seed: int) -> dict[str, Any]:
     """Parameter count, eval-mode repeatability, batch independence and which parameters get gradients."""
     torch.manual_seed(seed)
     enc = module.Encoder(z_dim=64)
-    params = [(name, p.numel()) for name, p in enc.named_parameters()]
     enc.train()
     for _ in range(2):  # a few training-mode passes so that batch statistics are not the initial ones
         with torch.no_grad():
             enc(X)
+    # counted after a forward pass, so that lazy layers (nn.LazyLinear) have their size
+    params = [(name, int(torch.Tensor.numel(p))) for name, p in registered_parameters(enc)]
     enc.eval()
     with torch.no_grad():
         first = enc(X)
@@ -140,7 +141,7 @@ def encoder_report(module: Any, X: torch.Tensor, seed: int) -> dict[str, Any]:
     z.pow(2).mean().backward()
     grads = {name: (p.grad is not None, bool(p.grad is not None and torch.isfinite(p.grad).all()),
                     float(p.grad.abs().sum()) if p.grad is not None else 0.0)
-             for name, p in enc.named_parameters()}
+             for name, p in registered_parameters(enc)}
     return {"params": params, "first": first, "second": second, "head": head, "grads": grads}
 
 
@@ -182,11 +183,14 @@ class _LinearEncoder(nn.Module):
     def __init__(self, W: torch.Tensor) -> None:
         super().__init__()
         self.W = nn.Parameter(W.clone())
-        self.modes: list[bool] = []
+        _MODES[id(self)] = []  # out of the student's reach (not an attribute of the model it is given)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.modes.append(self.training)
+        _MODES[id(self)].append(self.training)
         return x.flatten(1) @ self.W
+
+
+_MODES: dict[int, list[bool]] = {}  # per _LinearEncoder: training mode of each forward pass
 
 
 @probe
@@ -198,21 +202,32 @@ def train_steps(module: Any, X: torch.Tensor, y: torch.Tensor, W0: torch.Tensor,
     identically seeded generator. A last call uses a batch with one class only.
     """
     enc = _LinearEncoder(W0)
-    opt = torch.optim.SGD(enc.parameters(), lr=lr)
+    weight = enc.W  # the grader's own parameter, whatever the student's code assigns to enc.W
+    modes = _MODES[id(enc)]
+    try:
+        return _steps(module, enc, weight, modes, X, y, lr, seeds, y_single_class)
+    finally:
+        _MODES.pop(id(enc), None)
+
+
+def _steps(module: Any, enc: _LinearEncoder, weight: torch.Tensor, modes: list[bool], X: torch.Tensor,
+           y: torch.Tensor, lr: float, seeds: list[int], y_single_class: torch.Tensor) -> dict[str, Any]:
+    opt = torch.optim.SGD([weight], lr=lr)
     steps = []
     for s in seeds:
         trip = module.sample_triplets(y, _gen(s))
         enc.eval()
-        enc.modes.clear()
+        modes.clear()
         loss = module.triplet_train_step(enc, opt, X, y, _gen(s))
-        steps.append({"triplets": trip, "loss": loss, "W": enc.W.detach().clone(), "modes": list(enc.modes)})
-    enc.modes.clear()
-    W_before = enc.W.detach().clone()
+        steps.append({"triplets": trip, "loss": loss, "W": torch.Tensor.clone(torch.Tensor.detach(weight)),
+                      "modes": list(modes)})
+    modes.clear()
+    W_before = torch.Tensor.clone(torch.Tensor.detach(weight))
     try:
         loss = module.triplet_train_step(enc, opt, X[:len(y_single_class)], y_single_class, _gen(0))
     except Exception as exc:  # noqa: BLE001 - reported to the parent as data
         return {"steps": steps, "single": {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}}
-    single = {"loss": loss, "W_before": W_before, "W": enc.W.detach().clone()}
+    single = {"loss": loss, "W_before": W_before, "W": torch.Tensor.clone(torch.Tensor.detach(weight))}
     return {"steps": steps, "single": single}
 
 

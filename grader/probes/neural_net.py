@@ -11,7 +11,7 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from grader.probes import probe
+from grader.probes import probe, registered_parameters, shape_of
 
 
 def _state(model: nn.Module) -> dict[str, Any]:
@@ -68,18 +68,22 @@ def model_report(module: Any, name: str, X: torch.Tensor, upstream: torch.Tensor
     module.relu = counter
     try:
         model = getattr(module, name)()
-        params = [(k, tuple(p.shape), bool(p.requires_grad)) for k, p in model.named_parameters()]
         counter.calls = 0
         flat = model(X.reshape(X.shape[0], -1))
         relu_calls = counter.calls
         images = model(X.reshape(X.shape[0], 1, 28, 28))
     finally:
         module.relu = counter.fn
+    # read after the forward passes (lazy layers have their size then), from the model's own tables
+    registered = registered_parameters(model)
+    params = [(k, shape_of(p), bool(p.requires_grad)) for k, p in registered]
     grads: dict[str, Any] = {}
     if isinstance(flat, torch.Tensor) and flat.shape == upstream.shape and flat.requires_grad:
-        model.zero_grad()
+        for _, p in registered:
+            p.grad = None
         (flat * upstream).sum().backward()
-        grads = {k: (p.grad.detach().clone() if p.grad is not None else None) for k, p in model.named_parameters()}
+        grads = {k: (torch.Tensor.clone(torch.Tensor.detach(p.grad)) if p.grad is not None else None)
+                 for k, p in registered}
     return {"params": params, "state": _state(model), "flat": flat, "images": images,
             "relu_calls": relu_calls, "grads": grads, "is_module": isinstance(model, nn.Module)}
 
@@ -101,15 +105,29 @@ class _RecordingLinear(nn.Module):
         super().__init__()
         self.layer = nn.Linear(state["weight"].shape[1], state["weight"].shape[0])
         self.layer.load_state_dict(state)
-        self.batches: list[torch.Tensor] = []
-        self.modes: list[bool] = []
+        # what each training pass received, kept out of the student's reach (not on the model it is given)
+        _RECORDS[id(self)] = _Record(self.layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.flatten(1)
         if torch.is_grad_enabled():
-            self.batches.append(x[:, 0].detach().clone())
-            self.modes.append(self.training)
+            record = _RECORDS[id(self)]
+            record.batches.append(x[:, 0].detach().clone())
+            record.modes.append(self.training)
         return cast(torch.Tensor, self.layer(x))
+
+
+class _Record:
+    def __init__(self, layer: nn.Module) -> None:
+        self.layer = layer  # the grader's own layer, whatever the student's code assigns to model.layer
+        self.batches: list[torch.Tensor] = []
+        self.modes: list[bool] = []
+
+    def final(self) -> dict[str, torch.Tensor]:
+        return {k: torch.Tensor.clone(torch.Tensor.detach(p)) for k, p in registered_parameters(self.layer)}
+
+
+_RECORDS: dict[int, _Record] = {}
 
 
 @probe
@@ -118,10 +136,13 @@ def run_training(module: Any, state: dict[str, Any], X: torch.Tensor, y: torch.T
     """``train_model`` on a grader-made linear model started from ``state``; returns what it did."""
     model = _RecordingLinear(state)
     model.eval()  # train_model must switch to training mode itself
-    history = module.train_model(model, X, y, learning_rate=learning_rate, num_epochs=num_epochs,
-                                 batch_size=batch_size)
-    return {"history": history, "final": {k: v.detach().clone() for k, v in model.layer.state_dict().items()},
-            "batches": model.batches, "modes": model.modes}
+    try:
+        history = module.train_model(model, X, y, learning_rate=learning_rate, num_epochs=num_epochs,
+                                     batch_size=batch_size)
+        record = _RECORDS[id(model)]
+        return {"history": history, "final": record.final(), "batches": record.batches, "modes": record.modes}
+    finally:
+        _RECORDS.pop(id(model), None)
 
 
 @probe
@@ -129,8 +150,11 @@ def run_predict(module: Any, state: dict[str, Any], X: torch.Tensor, batch_size:
     """``predict`` with a grader-made linear model; also reports the modes it left behind."""
     model = _RecordingLinear(state)
     model.train()
-    out = module.predict(model, X, batch_size=batch_size)
-    return {"pred": out, "training_after": model.training, "recorded_with_grad": len(model.batches)}
+    try:
+        out = module.predict(model, X, batch_size=batch_size)
+        return {"pred": out, "training_after": model.training, "recorded_with_grad": len(_RECORDS[id(model)].batches)}
+    finally:
+        _RECORDS.pop(id(model), None)
 
 
 @probe
