@@ -179,11 +179,17 @@ def tensor(actual: Any, expected: torch.Tensor, *, what: str, name: str, rtol: f
     return cast(torch.Tensor, actual)  # structure() above checked it is a tensor
 
 
+def off(actual: float, expected: float, limit: float) -> bool:
+    """True when ``actual`` is not within ``limit`` of ``expected``: NaN (which no ``>`` comparison ever
+    finds too far) and infinities are always off."""
+    return not abs(actual - expected) <= limit
+
+
 def close(actual: float, expected: float, *, what: str, name: str, rtol: float = 1e-7, atol: float = 0.0,
           hint: str = "") -> None:
     if actual != actual or actual in (float("inf"), float("-inf")):
         raise CheckFailed(f"{what}: {name} is {actual}. {hint}".strip())
-    if abs(actual - expected) > atol + rtol * abs(expected):
+    if off(actual, expected, atol + rtol * abs(expected)):
         got, exp = digits(actual, expected)
         raise CheckFailed(f"{what}: {name} is {got}, expected {exp}. {hint}".strip())
 

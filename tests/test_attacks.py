@@ -859,3 +859,8 @@ def test_probe_logits_made_up_beside_untrained_weights_earn_nothing(box):
     g = grade_attack(box, attack("probe-logits-not-from-its-weights"), ["linear_probe"], limits=REAL_TIME)
     expect(g, failed={"linear_probe": ["Z_query @ weight.T + bias"]})
 
+
+def test_a_loss_history_of_nans_matches_no_expected_loss(box):
+    g = grade_attack(box, attack("nan-loss-history"), ["nn_train_sgd_steps"], limits=REAL_TIME)
+    expect(g, failed={"nn_train_sgd_steps": ["loss_history[0] is nan"]})
+

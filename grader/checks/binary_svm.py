@@ -311,7 +311,7 @@ def bs_binary_training_steps(ctx: Context) -> None:
                           f"{compare.describe(history)}.")
     for i, (got, exp) in enumerate(zip(history, hist_exp)):
         got = compare.scalar(got, f"{what}: loss_history[{i}]")
-        if abs(got - exp) > tol * max(1.0, abs(exp)):
+        if compare.off(got, exp, tol * max(1.0, abs(exp))):
             raise CheckFailed(f"{what}: loss_history[{i}] is {got:.6g}, expected the loss before that update, "
                               f"{exp:.6g}.")
     what = f"train_binary_svm(X, labels, num_epochs=2, batch_size=8) on N={N}"
@@ -494,7 +494,7 @@ def bs_softmax_training_steps(ctx: Context) -> None:
         raise CheckFailed(f"{what}: loss_history should hold 3 values, got {compare.describe(history)}.")
     for i, (got, exp) in enumerate(zip(history, hist_exp)):
         got = compare.scalar(got, f"{what}: loss_history[{i}]")
-        if abs(got - exp) > tol * max(1.0, abs(exp)):
+        if compare.off(got, exp, tol * max(1.0, abs(exp))):
             raise CheckFailed(f"{what}: loss_history[{i}] is {got:.6g}, expected {exp:.6g} (the full loss, penalty "
                               "included, before that update).")
 

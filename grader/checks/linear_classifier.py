@@ -688,7 +688,7 @@ def train_update_rule(ctx: Context) -> None:
         if c["X_shape"] != (batch, D) or c["y_shape"] != (batch,):
             raise CheckFailed(f"{what}: loss_func received a batch of shape {c['X_shape']} / {c['y_shape']}, "
                               f"expected ({batch}, {D}) / ({batch},). Sample a minibatch of batch_size rows.")
-        if abs(c["reg"] - reg) > compare.rtol(torch.float64) * reg:
+        if compare.off(c["reg"], reg, compare.rtol(torch.float64) * reg):
             raise CheckFailed(f"{what}: loss_func received reg={c['reg']}, expected {reg}. Pass reg through.")
     expected_W = W0 - lr * g * sum(range(1, iters + 1))
     hint = "Each step must be W -= learning_rate * grad, once per iteration."
@@ -769,7 +769,7 @@ def one_param_set_contract(ctx: Context) -> None:
     if call["num_iters"] != iters:
         raise CheckFailed(f"{what} trained for {call['num_iters']} iterations instead of num_iters={iters}. Pass "
                           "num_iters on to cls.train rather than a number of your own.")
-    if abs(call["learning_rate"] - lr) > 1e-12 or abs(call["reg"] - reg) > 1e-9:
+    if compare.off(call["learning_rate"], lr, 1e-12) or compare.off(call["reg"], reg, 1e-9):
         raise CheckFailed(f"{what} trained with learning_rate={call['learning_rate']}, reg={call['reg']}; pass lr "
                           "and reg through in that order.")
     if call["n"] != 40:

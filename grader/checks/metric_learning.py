@@ -491,7 +491,7 @@ def train_step(ctx: Context) -> None:
         # a mean over the triplets, the update
         tol = compare.rtol(torch.float32, terms=2 * (X[0].numel() + W.shape[1] + len(trip[0]) + 2))
         atol = tol * float(W.abs().max())
-        if abs(loss - exp_loss) > tol * max(1.0, abs(exp_loss)):
+        if compare.off(loss, exp_loss, tol * max(1.0, abs(exp_loss))):
             raise CheckFailed(f"{where}: the loss is {loss:.6g}, expected {exp_loss:.6g}. {_loss_hint(loss, X, W, trip, tol)}")
         W_new = compare.structure(step["W"], W, what=where, name="the encoder's weight after the step")
         expected = W - lr * grad

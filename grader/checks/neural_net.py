@@ -416,7 +416,7 @@ def nn_train_sgd_steps(ctx: Context) -> None:
                           f"{compare.describe(history)}.")
     values = [compare.scalar(v, f"{what}: loss_history[{i}]") for i, v in enumerate(history)]
     for i, (got, exp) in enumerate(zip(values, losses)):
-        if abs(got - exp) > tol * max(1.0, abs(exp)):
+        if compare.off(got, exp, tol * max(1.0, abs(exp))):
             hint = ""
             if i == 1 and abs(got - losses[0]) < tol * max(1.0, abs(losses[0])):
                 hint = " It equals the first loss: record each minibatch's own loss."
@@ -474,7 +474,7 @@ def nn_train_minibatches(ctx: Context) -> None:
     rows = batches[0].round().long()
     expected = float(_mean_ce(state["weight"].double(), state["bias"].double(), X[rows].double(), y[rows]))
     tol = training_tolerance(len(rows), d, c, 1)
-    if abs(first - expected) > tol * max(1.0, abs(expected)):
+    if compare.off(first, expected, tol * max(1.0, abs(expected))):
         hint = " That is the sum over the minibatch; record the mean." \
             if abs(first - expected * len(rows)) < tol * max(1.0, abs(expected)) * len(rows) \
             else ""

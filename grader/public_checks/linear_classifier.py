@@ -114,7 +114,7 @@ def numeric_gradient_check(student: StudentSession, func: str, W: torch.Tensor, 
         analytic = float(dW[r, c])
         points.append((r, c, numeric, analytic))
         err = abs(numeric - analytic) / max(abs(numeric) + abs(analytic), 1e-300)
-        if first_bad is None and abs(numeric - analytic) > slack + rel * abs(analytic):
+        if first_bad is None and compare.off(numeric, analytic, slack + rel * abs(analytic)):
             first_bad = (r, c, numeric, analytic, err)
     if first_bad is not None:
         r, c, numeric, analytic, err = first_bad
